@@ -1,0 +1,174 @@
+"""Build the dlt source and pipeline for one sync, run it and summarise the result."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.sources import DltResource
+from filelock import FileLock, Timeout
+
+from .config import SyncConfig
+from .destinations import duckdb_destination
+from .errors import AccessDenied, ConfigError, PinterestSyncError
+from .listing import EntityLister
+from .resources import entity_resources
+from .run_context import RunContext, RunSummary
+from .settings import ADS_ANALYTICS_TABLES, DATASET_NAME, ENTITY_TABLES, ORGANIC_ANALYTICS_TABLES, PIPELINE_NAME
+
+logger = logging.getLogger("pinterest_sync")
+
+
+@dataclass
+class SyncResult:
+    """What one run loaded, skipped and failed; the CLI prints it and sets the exit status."""
+
+    load_info: LoadInfo | None
+    summary: RunSummary
+    requests: int
+    seconds: float
+    table_rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.summary.failed_resources
+
+
+def build_client(config: SyncConfig) -> Any:
+    from .client import PinterestClient
+    from .ratelimit import RateLimits
+    from .token_store import TokenStore
+
+    if config.credentials is None:
+        raise ConfigError("Pinterest credentials are not configured: set sources.pinterest.credentials in .dlt/secrets.toml.")
+    rate_limits = RateLimits.from_config(config.rate_limits) if config.rate_limits else RateLimits()
+    return PinterestClient(config.base_url, config.credentials, TokenStore(config.token_store_path), rate_limits=rate_limits)
+
+
+def readable_ad_accounts(client: Any, config: SyncConfig, summary: RunSummary) -> list[dict[str, Any]]:
+    """Return the ad accounts to sync; configured ids the token cannot read are skipped."""
+    if config.ad_account_ids is None:
+        return [item for page in client.paginate("/ad_accounts") for item in page]
+    accounts = []
+    for ad_account_id in config.ad_account_ids:
+        try:
+            accounts.append(client.get(f"/ad_accounts/{ad_account_id}"))
+        except AccessDenied as error:
+            summary.skip_account(ad_account_id, str(error))
+    return accounts
+
+
+@dlt.source(name="pinterest", max_table_nesting=0)
+def pinterest_source(context: RunContext) -> list[DltResource]:
+    """All selected Pinterest resources of one run, sharing its client and entity caches."""
+    resources = entity_resources(context)
+    wanted_analytics = {name for name in context.config.resources if name in ADS_ANALYTICS_TABLES + ORGANIC_ANALYTICS_TABLES}
+    if wanted_analytics:
+        from .analytics import analytics_resources
+
+        resources += analytics_resources(
+            context.client, context.config, context.active_accounts(), context.lister, wanted_analytics
+        )
+    return resources
+
+
+def make_pipeline(
+    pipeline_name: str = PIPELINE_NAME,
+    dataset_name: str = DATASET_NAME,
+    destination: Any = None,
+    pipelines_dir: str | os.PathLike[str] | None = None,
+) -> dlt.Pipeline:
+    """Create the dlt pipeline; without a destination, dlt's `DESTINATION_TYPE` or DuckDB."""
+    if destination is None:
+        destination = os.environ.get("DESTINATION_TYPE") or dlt.config.get("destination_type") or "duckdb"
+    if destination == "duckdb" and not _configured_duckdb_credentials():
+        destination = duckdb_destination(Path.cwd() / f"{pipeline_name}.duckdb", dataset_name)
+    return dlt.pipeline(
+        pipeline_name=pipeline_name,
+        dataset_name=dataset_name,
+        destination=destination,
+        pipelines_dir=str(pipelines_dir) if pipelines_dir else None,
+    )
+
+
+def _configured_duckdb_credentials() -> bool:
+    return bool(os.environ.get("DESTINATION__DUCKDB__CREDENTIALS") or dlt.secrets.get("destination.duckdb.credentials"))
+
+
+@contextmanager
+def exclusive_run(pipeline: dlt.Pipeline, wait_seconds: float = 0.0) -> Iterator[None]:
+    """Hold a lock per pipeline so two runs on one machine cannot interleave their state."""
+    lock_path = Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.run.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=wait_seconds)
+    except Timeout:
+        raise PinterestSyncError(
+            f"Another run of pipeline {pipeline.pipeline_name!r} holds {lock_path}: wait for it to finish, "
+            "or give this run another pipeline name."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def run_sync(
+    config: SyncConfig,
+    pipeline: dlt.Pipeline | None = None,
+    client: Any = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> SyncResult:
+    """Extract the selected resources, load them and return the run's summary.
+
+    An `AuthError` or other fatal error propagates before anything is loaded, so no cursor
+    moves. A resource that fails alone (a repeated bookmark, say) is recorded in the
+    summary while the other resources load.
+    """
+    started = time.monotonic()
+    pipeline = pipeline or make_pipeline()
+    own_client = client is None
+    client = client or build_client(config)
+    summary = RunSummary()
+    try:
+        with exclusive_run(pipeline):
+            accounts = readable_ad_accounts(client, config, summary) if _needs_ad_accounts(config) else []
+            context = RunContext(config=config, client=client, lister=EntityLister(client, config.entity_statuses), ad_accounts=accounts, summary=summary)
+            source = pinterest_source(context)
+            load_info = pipeline.run(source, loader_file_format=_file_format(pipeline))
+    finally:
+        if own_client:
+            client.close()
+    return SyncResult(
+        load_info=load_info,
+        summary=summary,
+        requests=getattr(client, "request_count", 0),
+        seconds=time.monotonic() - started,
+        table_rows=dict(summary.rows),
+    )
+
+
+def _needs_ad_accounts(config: SyncConfig) -> bool:
+    independent = {"user_account", "boards", "board_sections", "pins", "catalogs", "catalog_feeds", "catalog_product_groups",
+                   "user_account_analytics", "pin_analytics"}
+    return any(name not in independent for name in config.resources)
+
+
+def _file_format(pipeline: dlt.Pipeline) -> str | None:
+    """Parquet for the filesystem destination (lakehouse users); dlt's default elsewhere."""
+    destination = pipeline.destination
+    if destination is not None and destination.destination_name == "filesystem":
+        return "parquet"
+    return None
+
+
+__all__ = ["ENTITY_TABLES", "SyncResult", "make_pipeline", "pinterest_source", "run_sync"]
