@@ -1,0 +1,223 @@
+"""Sums of entity-day metrics into the rows of Pinterest's ads analytics responses.
+
+Synchronous endpoints and async reports share this: both pick the ads (or keywords, or
+product group promotions) under each requested entity, sum their day figures into date
+buckets, and turn the sums into flat rows with upper-case keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from starlette.requests import Request
+
+from .analytics_params import MetricsQuery
+from .metrics import TARGETING_VALUES, MetricsModel, add_into, additive_columns_for, derive_metrics
+from .responses import ApiError
+
+# Row keys naming the entity of each level. Ids are strings, and DATE is YYYY-MM-DD.
+ID_KEYS = {
+    "AD_ACCOUNT": "AD_ACCOUNT_ID",
+    "CAMPAIGN": "CAMPAIGN_ID",
+    "AD_GROUP": "AD_GROUP_ID",
+    "AD": "AD_ID",
+    "PRODUCT_GROUP": "PRODUCT_GROUP_ID",
+    "KEYWORD": "KEYWORD_ID",
+    "PIN": "PIN_ID",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One entity with metrics of its own: an ad, a keyword or a product group promotion."""
+
+    kind: str
+    entity_id: str
+    video: bool = False
+
+
+# Splits one source-day's values into targeting values: {targeting value: values}.
+Splitter = Callable[[Source, dt.date, dict[str, int]], Mapping[str, dict[str, int]]]
+
+# (bucket date or None for TOTAL, hour or None, targeting value or None)
+BucketKey = tuple[dt.date | None, int | None, str | None]
+
+
+def bucket_date(day: dt.date, query: MetricsQuery) -> dt.date | None:
+    """Return the date a day's figures are reported under for the query's granularity.
+
+    NOTE: for WEEK and MONTH the simulator labels a bucket with its first day (weeks
+    start on Monday), moved up to start_date when the range starts inside the bucket;
+    Pinterest's own labelling is not documented.
+    """
+    if query.granularity == "TOTAL":
+        return None
+    if query.granularity == "WEEK":
+        return max(day - dt.timedelta(days=day.weekday()), query.start)
+    if query.granularity == "MONTH":
+        return max(day.replace(day=1), query.start)
+    return day
+
+
+def query_days(query: MetricsQuery, today: dt.date) -> list[dt.date]:
+    last = min(query.end, today)
+    return [query.start + dt.timedelta(days=offset) for offset in range((last - query.start).days + 1)]
+
+
+def _hour_in_range(day: dt.date, hour: int, query: MetricsQuery) -> bool:
+    if query.start_hour is not None and day == query.start and hour < query.start_hour:
+        return False
+    if query.end_hour is not None and day == query.end and hour >= query.end_hour:
+        return False
+    return True
+
+
+def sum_metrics(
+    model: MetricsModel,
+    sources: Sequence[Source],
+    query: MetricsQuery,
+    splitter: Splitter | None = None,
+    extra_columns: Iterable[str] = (),
+) -> dict[BucketKey, dict[str, int]]:
+    """Sum the sources' additive figures per bucket (and targeting value).
+
+    A bucket is present when at least one source had activity in it, even if every
+    requested column is zero there.
+
+    NOTE: nothing is cached across requests, so the cost grows with sources times days.
+    An account of the large scale (4,000 ads) over 90 days took 6 to 10 seconds per
+    request on a shared 2-core machine.
+    """
+    needed = additive_columns_for((*query.columns, *extra_columns))
+    hourly = query.granularity == "HOUR"
+    table: dict[BucketKey, dict[str, int]] = {}
+    for day in query_days(query, model.today):
+        label = bucket_date(day, query)
+        for source in sources:
+            values = model.entity_metrics(
+                source.kind, source.entity_id, day, needed, query.settings, source.video, hourly=hourly
+            )
+            if values is None:
+                continue
+            parts: Mapping[str | None, dict[str, int]] = {None: values} if splitter is None else splitter(source, day, values)
+            for split_key, split_values in parts.items():
+                if not hourly:
+                    add_into(table.setdefault((label, None, split_key), {}), split_values)
+                    continue
+                for hour, hour_values in enumerate(model.hourly_split(source.kind, source.entity_id, day, split_values)):
+                    if hour_values and _hour_in_range(day, hour, query):
+                        add_into(table.setdefault((label, hour, split_key), {}), hour_values)
+    return table
+
+
+def sorted_buckets(table: Mapping[BucketKey, dict[str, int]]) -> list[tuple[BucketKey, dict[str, int]]]:
+    return sorted(table.items(), key=lambda item: (item[0][0] or dt.date.min, item[0][1] or 0, item[0][2] or ""))
+
+
+def metric_row(
+    key: BucketKey,
+    id_key: str | None,
+    entity_id: str | None,
+    attributes: Mapping[str, Any],
+    columns: Sequence[str],
+    values: Mapping[str, int],
+) -> dict[str, Any]:
+    """Build one flat row: DATE (and HOUR), the entity id, then the requested columns.
+
+    NOTE: hourly rows carry an HOUR key (0 to 23) beside DATE; how Pinterest labels
+    hourly rows is not documented.
+    """
+    label, hour, _ = key
+    row: dict[str, Any] = {}
+    if label is not None:
+        row["DATE"] = label.isoformat()
+    if hour is not None:
+        row["HOUR"] = hour
+    if id_key is not None and entity_id is not None:
+        row[id_key] = entity_id
+    metrics = derive_metrics(columns, values)
+    for column in columns:
+        if column in metrics:
+            row[column] = metrics[column]
+        elif column in attributes and column not in row:
+            value = attributes[column]
+            row[column] = str(value) if column.endswith("_ID") else value
+    return row
+
+
+# ----- entity selection ----------------------------------------------------------------
+
+
+def require_ad_account(sim: Any, request: Request) -> str:
+    """Return the path's ad account id, or raise 404 for an account the data lacks."""
+    ad_account_id = request.path_params["ad_account_id"]
+    if ad_account_id not in sim.data.ad_accounts:
+        raise ApiError(404, 404, f"Ad account {ad_account_id} not found.")
+    return ad_account_id
+
+
+
+def ad_sources(model: MetricsModel, ad_ids: Iterable[str]) -> list[Source]:
+    return [Source("ad", ad_id, model.is_video_ad(ad_id)) for ad_id in ad_ids]
+
+
+def keyword_sources(
+    model: MetricsModel,
+    ad_account_id: str,
+    campaign_ids: Iterable[str] | None = None,
+    ad_group_ids: Iterable[str] | None = None,
+) -> list[Source]:
+    """Return the account's keywords (archived included), narrowed to campaigns or ad groups."""
+    campaigns = set(campaign_ids) if campaign_ids is not None else None
+    ad_groups = set(ad_group_ids) if ad_group_ids is not None else None
+    sources = []
+    for keyword_id, keyword in list(model.data.keywords.items()):
+        account_id, campaign_id, ad_group_id = model.keyword_parents(keyword)
+        if account_id != ad_account_id:
+            continue
+        if campaigns is not None and campaign_id not in campaigns:
+            continue
+        if ad_groups is not None and ad_group_id not in ad_groups:
+            continue
+        sources.append(Source("keyword", keyword_id))
+    return sources
+
+
+def keyword_splitter(model: MetricsModel) -> Splitter:
+    def split(source: Source, day: dt.date, values: dict[str, int]) -> dict[str, dict[str, int]]:
+        keyword = model.data.keywords.get(source.entity_id, {})
+        return {str(keyword.get("value") or source.entity_id): values}
+
+    return split
+
+
+def targeting_splitter(model: MetricsModel, targeting_type: str, ad_account_id: str) -> Splitter | None:
+    """Return how to split ad figures by a targeting type, or None when it is not modelled.
+
+    KEYWORD is not split from ads: its rows come from the keywords' own metrics.
+    NOTE: AUDIENCE_MULTIPLIER, CREATIVE_ENHANCEMENTS, QUIZ_RESULT, MEDIA_TYPE and
+    LOCAL_ADS_STORE_CODE are accepted but return no rows.
+    """
+    if targeting_type in TARGETING_VALUES:
+        return lambda source, day, values: model.targeting_split(
+            source.kind, source.entity_id, day, targeting_type, values
+        )
+    if targeting_type == "AUDIENCE_INCLUDE":
+        audience_ids = [
+            audience_id
+            for audience_id, audience in list(model.data.audiences.items())
+            if audience.get("ad_account_id") == ad_account_id
+        ]
+        return lambda source, day, values: model.targeting_split(
+            source.kind, source.entity_id, day, targeting_type, values, targets=audience_ids
+        )
+    if targeting_type == "CREATIVE_TYPE":
+        def split(source: Source, day: dt.date, values: dict[str, int]) -> dict[str, dict[str, int]]:
+            objects = model.data.ads if source.kind == "ad" else model.data.product_group_promotions
+            return {str(objects.get(source.entity_id, {}).get("creative_type") or "REGULAR"): values}
+
+        return split
+    return None
