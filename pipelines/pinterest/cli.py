@@ -209,6 +209,48 @@ def auth(port: int, scopes: str, oauth_url: str, timeout: float) -> None:
         _fail(str(error), EXIT_AUTH)
 
 
+@cli.group()
+def hosted() -> None:
+    """Set up a hosted Airbyte Pinterest connector for the airbyte backend."""
+
+
+def _airbyte_settings() -> Any:
+    from .config import _read, load_airbyte_settings
+
+    return load_airbyte_settings(_read, lambda key: _read(key, secret=True))
+
+
+def _run_hosted(action: Any) -> None:
+    try:
+        action()
+    except ConfigError as error:
+        _fail(str(error), EXIT_INVALID)
+    except AuthError as error:
+        _fail(str(error), EXIT_AUTH)
+    except PinterestSyncError as error:
+        _fail(str(error), EXIT_FAILED)
+
+
+@hosted.command("create")
+@click.option("--start-date", help="replication_config.start_date, YYYY-MM-DD (default: today (UTC) minus 89 days).")
+def hosted_create_command(start_date: str | None) -> None:
+    """Create a hosted connector from the Pinterest credentials and save its id in .dlt/config.toml."""
+    from .config import load_credentials
+    from .hosted import hosted_create
+
+    _run_hosted(lambda: hosted_create(_airbyte_settings(), load_credentials(), start_date, click.echo))
+
+
+@hosted.command("connect")
+@click.option("--port", default=0, show_default=True, help="Loopback port of the callback; 0 picks a free port.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the consent redirect.")
+def hosted_connect_command(port: int, timeout: float) -> None:
+    """Run the bring-your-own OAuth flow and save the new connector id in .dlt/config.toml."""
+    from .hosted import hosted_connect
+
+    _run_hosted(lambda: hosted_connect(_airbyte_settings(), port, timeout, click.echo))
+
+
 def main() -> None:
     cli(prog_name="pinterest-sync")
 

@@ -170,6 +170,7 @@ class PinterestClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.max_retries = max_retries
+        self._any_response = False
         self.max_wait_seconds = max_wait_seconds
         self.initial_backoff_seconds = initial_backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
@@ -376,15 +377,20 @@ class PinterestClient:
                 endpoint, None, params, ad_account_id=ad_account_id, retryable=True,
             ) from None
         except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            # A refused connection before any response ever arrived is almost always a
+            # wrong base URL, so it fails at once instead of backing off for a minute.
+            unreachable = isinstance(exc, httpx.ConnectError) and not self._any_response
             raise ApiError(
-                None, None, f"connection failed ({type(exc).__name__}: {exc})",
-                endpoint, None, params, ad_account_id=ad_account_id, retryable=True,
+                None, None, f"connection to {self.base_url} failed ({type(exc).__name__}: {exc})",
+                endpoint, None, params, ad_account_id=ad_account_id, retryable=not unreachable,
+                fix="Check sources.pinterest.base_url and the network." if unreachable else None,
             ) from None
         except ApiError as error:
             # The token endpoint failed during a refresh inside the auth flow.
             self._check_wait(error)
             raise
 
+        self._any_response = True
         if response.is_success:
             return self._parse_success(response, endpoint, params, ad_account_id)
 

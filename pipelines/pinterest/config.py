@@ -327,9 +327,18 @@ def load_config(
         rate_limits = _parse_rate_limits(rate_limits)
 
     credentials = None
-    needs_direct_api = backend_name == "pinterest" or any(name not in _entity_tables() for name in selected)
-    if require_credentials and needs_direct_api:
+    if require_credentials and backend_name == "pinterest":
         credentials = load_credentials(read_secret)
+    elif require_credentials:
+        # The hosted backend reads entities with Airbyte credentials. Pinterest credentials,
+        # when configured, still serve analytics and the tables the hosted API lacks.
+        try:
+            credentials = load_credentials(read_secret)
+        except ConfigError:
+            credentials = None
+    airbyte = load_airbyte_settings(read_config, read_secret)
+    if backend_name == "airbyte":
+        _check_airbyte_settings(airbyte)
 
     return SyncConfig(
         base_url=base_url,
@@ -344,15 +353,22 @@ def load_config(
         rate_limits=rate_limits,
         max_workers=max_workers,
         analytics=load_analytics_settings(read_config),
-        airbyte=load_airbyte_settings(read_config, read_secret),
+        airbyte=airbyte,
         is_backfill=start_date is not None or end_date is not None,
     )
 
 
-def _entity_tables() -> tuple[str, ...]:
-    from .settings import ENTITY_TABLES
-
-    return ENTITY_TABLES
+def _check_airbyte_settings(settings: AirbyteSettings) -> None:
+    prefix = f"{SECTION}.airbyte"
+    for name in ("client_id", "client_secret"):
+        if getattr(settings, name) is None:
+            key = f"{prefix}.{name}"
+            raise ConfigError(f"Missing {key}, required by backend = \"airbyte\": set it in .dlt/secrets.toml or in {env_name(key)}.")
+    if settings.connector_id is None and settings.customer_name is None:
+        raise ConfigError(
+            f"Set {prefix}.connector_id or {prefix}.customer_name for backend = \"airbyte\" "
+            f"(or run `pinterest-sync hosted create`)."
+        )
 
 
 def _parse_rate_limits(value: Any) -> dict[str, float]:

@@ -53,6 +53,14 @@ def build_client(config: SyncConfig) -> Any:
     return PinterestClient(config.base_url, config.credentials, TokenStore(config.token_store_path), rate_limits=rate_limits)
 
 
+def build_hosted_client(config: SyncConfig) -> Any:
+    from .hosted import HostedClient
+    from .ratelimit import RateLimits
+
+    rate_limits = RateLimits.from_config(config.rate_limits) if config.rate_limits else None
+    return HostedClient(config.airbyte, rate_limits=rate_limits)
+
+
 def readable_ad_accounts(client: Any, config: SyncConfig, summary: RunSummary) -> list[dict[str, Any]]:
     """Return the ad accounts to sync; configured ids the token cannot read are skipped."""
     if config.ad_account_ids is None:
@@ -74,8 +82,14 @@ def pinterest_source(context: RunContext) -> list[DltResource]:
     if wanted_analytics:
         from .analytics import analytics_resources
 
+        if context.direct_client is None:
+            for name in sorted(wanted_analytics):
+                context.summary.fail_resource(
+                    name, "analytics are read from the Pinterest API only: configure sources.pinterest.credentials."
+                )
+            return resources
         resources += analytics_resources(
-            context.client, context.config, context.active_accounts(), context.lister, wanted_analytics
+            context.direct_client, context.config, context.active_accounts(), context.lister, wanted_analytics
         )
     return resources
 
@@ -136,25 +150,45 @@ def run_sync(
     """
     started = time.monotonic()
     pipeline = pipeline or make_pipeline()
-    own_client = client is None
-    client = client or build_client(config)
     summary = RunSummary()
+    owned: list[Any] = []
     try:
+        if client is None:
+            client = build_hosted_client(config) if config.backend == "airbyte" else build_client(config)
+            owned.append(client)
+        hosted = config.backend == "airbyte"
+        direct_client = client
+        if hosted:
+            direct_client = build_client(config) if config.credentials is not None else None
+            if direct_client is not None:
+                owned.append(direct_client)
         with exclusive_run(pipeline):
             accounts = readable_ad_accounts(client, config, summary) if _needs_ad_accounts(config) else []
-            context = RunContext(config=config, client=client, lister=EntityLister(client, config.entity_statuses), ad_accounts=accounts, summary=summary)
+            lister = _make_lister(client, config, hosted)
+            context = RunContext(config=config, client=client, lister=lister, ad_accounts=accounts,
+                                 summary=summary, direct_client=direct_client)
             source = pinterest_source(context)
             load_info = pipeline.run(source, loader_file_format=_file_format(pipeline))
+            summary.warnings.extend(getattr(client, "warnings", []))
     finally:
-        if own_client:
-            client.close()
+        for owned_client in owned:
+            owned_client.close()
+    requests = sum(getattr(each, "request_count", 0) for each in {id(client): client, id(direct_client): direct_client}.values() if each is not None)
     return SyncResult(
         load_info=load_info,
         summary=summary,
-        requests=getattr(client, "request_count", 0),
+        requests=requests,
         seconds=time.monotonic() - started,
         table_rows=dict(summary.rows),
     )
+
+
+def _make_lister(client: Any, config: SyncConfig, hosted: bool) -> EntityLister:
+    if hosted:
+        from .hosted import HostedLister
+
+        return HostedLister(client, config.entity_statuses)
+    return EntityLister(client, config.entity_statuses)
 
 
 def _needs_ad_accounts(config: SyncConfig) -> bool:

@@ -34,6 +34,8 @@ PRODUCT_GROUP_TIMES = {"created_at": UNIX_SECONDS, "updated_at": UNIX_SECONDS}
 # Catalog endpoints answer 409 with this code when the user has no catalog.
 NO_CATALOG_CODE = 4182
 BOARD_PIN_CAP_MESSAGE = "Pagination beyond"
+# Tables the hosted Airbyte execute API has no entity for: always read from Pinterest.
+DIRECT_ONLY_TABLES = ("user_account", "product_group_promotions")
 AD_GROUP_BATCH = 250
 
 
@@ -73,11 +75,19 @@ def entity_resources(context: RunContext) -> list[DltResource]:
     for child in ACCOUNT_CHILDREN:
         producers[child.table] = lambda child=child: _account_children(context, child)
 
-    return [
-        _table_resource(context, table, produce)
-        for table, produce in producers.items()
-        if table in context.config.resources
-    ]
+    resources = []
+    for table, produce in producers.items():
+        if table not in context.config.resources:
+            continue
+        if table in DIRECT_ONLY_TABLES and context.direct_client is None:
+            context.summary.fail_resource(
+                table,
+                f"the hosted Airbyte API does not serve {table}: configure sources.pinterest.credentials "
+                f"to read it from Pinterest, or leave {table} out of --resources.",
+            )
+            continue
+        resources.append(_table_resource(context, table, produce))
+    return resources
 
 
 def _table_resource(context: RunContext, table: str, produce: Callable[[], Iterable[pa.Table]]) -> DltResource:
@@ -110,7 +120,7 @@ def _ad_accounts(context: RunContext) -> Iterator[pa.Table]:
 
 
 def _user_account(context: RunContext) -> Iterator[pa.Table]:
-    account = context.client.get("/user_account")
+    account = context.direct_client.get("/user_account")
     # The user account object names its id `id` in the API description, but fall back to
     # the username so the merge key is never empty.
     record = dict(account)
@@ -221,7 +231,7 @@ def _product_group_promotions(context: RunContext) -> Iterator[pa.Table]:
         records: list[dict[str, Any]] = []
         for ad_group_id in context.lister.ids(ad_account_id, "ad_groups"):
             params = {"ad_group_id": ad_group_id, "entity_statuses": list(context.config.entity_statuses)}
-            records.extend(item for page in context.client.paginate(path, params) for item in page)
+            records.extend(item for page in context.direct_client.paginate(path, params) for item in page)
         return records
 
     def fetch(account: dict[str, Any]) -> Iterator[pa.Table]:

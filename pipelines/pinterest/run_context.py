@@ -67,6 +67,10 @@ class RunContext:
     lister: EntityLister
     ad_accounts: list[dict[str, Any]]
     summary: RunSummary = field(default_factory=RunSummary)
+    # The Pinterest API client for what the hosted backend does not serve (analytics, the
+    # user account, product group promotions); the same object as `client` on the direct
+    # path, None when the hosted backend runs without Pinterest credentials.
+    direct_client: Any = None
     _boards: list[dict[str, Any]] | None = None
     _boards_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
