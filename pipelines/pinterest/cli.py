@@ -145,8 +145,8 @@ def demo(scale: str, seed: int) -> None:
 @click.option("--scale", default="small", show_default=True, type=click.Choice(["small", "medium", "large"]))
 @click.option("--latency-ms", default=0.0, show_default=True, help="Added latency per request, in milliseconds.")
 @click.option("--rate-limits", default=None, help="Per-category limits, e.g. ads_read=1000,ads_analytics=300,per_second=100 (requests per minute; per_second per second).")
-@click.option("--error-rate", default=0.0, show_default=True, help="Share of requests (0 to 1) answered with a random fault.")
-@click.option("--no-catalog", is_flag=True, help="Simulate a user without a catalog (catalog endpoints answer 409).")
+@click.option("--error-rate", default=0.0, show_default=True, help="Share of requests (0 to 1) that get a random fault in response.")
+@click.option("--no-catalog", is_flag=True, help="Simulate a user without a catalog (catalog endpoints return HTTP 409).")
 def simulate(port: int, seed: int, scale: str, latency_ms: float, rate_limits: str | None, error_rate: float, no_catalog: bool) -> None:
     """Serve the Pinterest API simulator on loopback until stopped with Ctrl-C."""
     from .simulator import SimulatorConfig, serve_forever

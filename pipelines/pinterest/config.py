@@ -24,6 +24,8 @@ from .settings import (
     DEFAULT_BASE_URL,
     DEFAULT_ENTITY_STATUSES,
     DEFAULT_START_DAYS_AGO,
+    ENTITY_TABLES,
+    HOSTED_MISSING_TABLES,
     MAX_ID_DIGITS,
 )
 
@@ -339,6 +341,11 @@ def load_config(
     airbyte = load_airbyte_settings(read_config, read_secret)
     if backend_name == "airbyte":
         _check_airbyte_settings(airbyte)
+        resources_chosen = resources is not None or read_config(f"{SECTION}.resources") is not None
+        if credentials is None and not resources_chosen:
+            # Without Pinterest credentials the default selection is what the hosted API
+            # serves; naming another table explicitly fails that table with a clear error.
+            selected = tuple(name for name in ENTITY_TABLES if name not in HOSTED_MISSING_TABLES)
 
     return SyncConfig(
         base_url=base_url,

@@ -15,8 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 
-# How each timestamp field is encoded by the API, per field name. Pinterest mixes
-# Unix seconds, Unix milliseconds and ISO 8601 strings, some without a zone (UTC).
+# Timestamp encodings, given per field name. Pinterest mixes Unix seconds, Unix
+# milliseconds and ISO 8601 strings, some without a zone (UTC).
 UNIX_SECONDS = "unix_seconds"
 UNIX_MILLISECONDS = "unix_milliseconds"
 ISO_STRING = "iso_string"

@@ -1,8 +1,8 @@
 """Per-run cache of ads entity lists shared by the entity and analytics resources.
 
-The campaigns, ad groups and ads of an ad account are listed once per run: the entity
-tables load them and the analytics resources take their ids from the same lists, so the
-ids cover archived entities and no list is requested twice.
+The campaigns, ad groups and ads of an ad account are listed once per run. The entity
+tables load them, and the analytics resources take their ids from the same lists. So the
+ids cover archived entities, and no list is requested twice.
 """
 
 from __future__ import annotations
@@ -43,6 +43,25 @@ class EntityLister:
         if kind in STATUS_FILTERED:
             params["entity_statuses"] = list(self.entity_statuses)
         return self.client.paginate(f"/ad_accounts/{ad_account_id}/{kind}", params)
+
+    def list_by_ad_group(self, ad_account_id: str, kind: str) -> list[dict[str, Any]]:
+        """Return every `kind` object of the account's ad groups, one listing per ad group.
+
+        Product group promotions can only be listed with an `ad_group_id` filter, so this
+        walks every ad group of the account, archived ones included.
+        """
+        key = (ad_account_id, f"{kind}@ad_groups")
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._cache:
+                path = f"/ad_accounts/{ad_account_id}/{kind}"
+                records: list[dict[str, Any]] = []
+                for ad_group_id in self.ids(ad_account_id, "ad_groups"):
+                    params = {"ad_group_id": ad_group_id, "entity_statuses": list(self.entity_statuses)}
+                    records.extend(item for page in self.client.paginate(path, params) for item in page)
+                self._cache[key] = records
+            return self._cache[key]
 
     def ids(self, ad_account_id: str, kind: str) -> list[str]:
         return [str(item["id"]) for item in self.list(ad_account_id, kind)]

@@ -48,7 +48,7 @@ class _RedirectHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # the query holds the code
+    def log_message(self, format: str, *args: object) -> None:  # the query contains the code
         return
 
 
@@ -98,7 +98,7 @@ def run_authorization_flow(
 
     query = server.query or {}
     if "error" in query:
-        raise AuthError(f"Consent was not given (Pinterest answered error={query['error'][0]!r}): run `pinterest-sync auth` again.")
+        raise AuthError(f"Consent was not given (Pinterest returned error={query['error'][0]!r}): run `pinterest-sync auth` again.")
     if query.get("state", [""])[0] != state:
         raise AuthError("The redirect carried a different state value, so it may not come from this request: run `pinterest-sync auth` again.")
 

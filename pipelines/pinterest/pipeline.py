@@ -29,7 +29,7 @@ logger = logging.getLogger("pinterest_sync")
 
 @dataclass
 class SyncResult:
-    """What one run loaded, skipped and failed; the CLI prints it and sets the exit status."""
+    """Result of one run: rows loaded, skipped and failed items, requests and time."""
 
     load_info: LoadInfo | None
     summary: RunSummary
@@ -76,7 +76,7 @@ def readable_ad_accounts(client: Any, config: SyncConfig, summary: RunSummary) -
 
 @dlt.source(name="pinterest", max_table_nesting=0)
 def pinterest_source(context: RunContext) -> list[DltResource]:
-    """All selected Pinterest resources of one run, sharing its client and entity caches."""
+    """Build the selected Pinterest resources of one run, sharing its client and entity caches."""
     resources = entity_resources(context)
     wanted_analytics = {name for name in context.config.resources if name in ADS_ANALYTICS_TABLES + ORGANIC_ANALYTICS_TABLES}
     if wanted_analytics:
@@ -89,7 +89,7 @@ def pinterest_source(context: RunContext) -> list[DltResource]:
                 )
             return resources
         resources += analytics_resources(
-            context.direct_client, context.config, context.active_accounts(), context.lister, wanted_analytics
+            context.direct_client, context.config, context.active_accounts(), context.direct_lister, wanted_analytics
         )
     return resources
 
@@ -165,11 +165,15 @@ def run_sync(
         with exclusive_run(pipeline):
             accounts = readable_ad_accounts(client, config, summary) if _needs_ad_accounts(config) else []
             lister = _make_lister(client, config, hosted)
+            direct_lister = lister if direct_client is client else (
+                EntityLister(direct_client, config.entity_statuses) if direct_client is not None else None
+            )
             context = RunContext(config=config, client=client, lister=lister, ad_accounts=accounts,
-                                 summary=summary, direct_client=direct_client)
+                                 summary=summary, direct_client=direct_client, direct_lister=direct_lister)
             source = pinterest_source(context)
             load_info = pipeline.run(source, loader_file_format=_file_format(pipeline))
             summary.warnings.extend(getattr(client, "warnings", []))
+            _collect_unavailable_days(pipeline, config, summary)
     finally:
         for owned_client in owned:
             owned_client.close()
@@ -181,6 +185,20 @@ def run_sync(
         seconds=time.monotonic() - started,
         table_rows=dict(summary.rows),
     )
+
+
+def _collect_unavailable_days(pipeline: dlt.Pipeline, config: SyncConfig, summary: RunSummary) -> None:
+    """Copy the analytics resources' unavailable date ranges of this run into the summary."""
+    analytics_tables = [name for name in config.resources if name in ADS_ANALYTICS_TABLES + ORGANIC_ANALYTICS_TABLES]
+    if not analytics_tables:
+        return
+    from .analytics import unavailable_days
+
+    for entry in unavailable_days(pipeline, analytics_tables):
+        account = f"ad account {entry['ad_account_id']}, " if entry.get("ad_account_id") else ""
+        summary.add_unavailable(
+            f"{entry['table']}: {account}{entry['start_date']} to {entry['end_date']} ({entry['days']} days): {entry['reason']}"
+        )
 
 
 def _make_lister(client: Any, config: SyncConfig, hosted: bool) -> EntityLister:

@@ -25,6 +25,8 @@ def print_summary(result: SyncResult, pipeline: Any, console: Console | None = N
         console.print(f"Skipped ad account {ad_account_id}: {reason}")
     for board_id, reason in sorted(summary.truncated_boards.items()):
         console.print(f"Truncated board {board_id}: {reason}")
+    for message in summary.warnings:
+        console.print(f"Warning: {message}")
     for message in summary.unavailable:
         console.print(f"Unavailable: {message}")
     for resource, reason in sorted(summary.failed_resources.items()):

@@ -20,6 +20,7 @@ from dlt.sources import DltResource
 from .convert import ISO_STRING, UNIX_MILLISECONDS, UNIX_SECONDS, batched_tables
 from .errors import AccessDenied, ApiError, PaginationError
 from .run_context import RunContext, fan_out
+from .settings import HOSTED_MISSING_TABLES
 
 logger = logging.getLogger("pinterest_sync")
 
@@ -31,11 +32,9 @@ ORGANIC_TIMES = {"created_at": ISO_STRING, "board_pins_modified_at": ISO_STRING}
 CATALOG_TIMES = {"created_at": ISO_STRING, "updated_at": ISO_STRING}
 PRODUCT_GROUP_TIMES = {"created_at": UNIX_SECONDS, "updated_at": UNIX_SECONDS}
 
-# Catalog endpoints answer 409 with this code when the user has no catalog.
+# Catalog endpoints return HTTP 409 with this code when the user has no catalog.
 NO_CATALOG_CODE = 4182
 BOARD_PIN_CAP_MESSAGE = "Pagination beyond"
-# Tables the hosted Airbyte execute API has no entity for: always read from Pinterest.
-DIRECT_ONLY_TABLES = ("user_account", "product_group_promotions")
 AD_GROUP_BATCH = 250
 
 
@@ -79,7 +78,7 @@ def entity_resources(context: RunContext) -> list[DltResource]:
     for table, produce in producers.items():
         if table not in context.config.resources:
             continue
-        if table in DIRECT_ONLY_TABLES and context.direct_client is None:
+        if table in HOSTED_MISSING_TABLES and context.direct_client is None:
             context.summary.fail_resource(
                 table,
                 f"the hosted Airbyte API does not serve {table}: configure sources.pinterest.credentials "
@@ -198,7 +197,7 @@ def _keywords(context: RunContext) -> Iterator[pa.Table]:
 def _ad_group_keywords(context: RunContext, ad_account_id: str, ad_group_ids: list[str]) -> list[dict[str, Any]]:
     """List keywords of many ad groups, 250 groups a request where the API allows it.
 
-    `ad_group_ids` is a beta filter that not every app may use; on a 400 or 403 the
+    `ad_group_ids` is a beta filter that not every app may use. On a 400 or 403 the
     listing falls back to one `ad_group_id` request per ad group.
     """
     path = f"/ad_accounts/{ad_account_id}/keywords"
@@ -227,12 +226,7 @@ def _product_group_promotions(context: RunContext) -> Iterator[pa.Table]:
     """Load product group promotions per ad group: the endpoint requires `ad_group_id`."""
 
     def read(ad_account_id: str) -> list[dict[str, Any]]:
-        path = f"/ad_accounts/{ad_account_id}/product_group_promotions"
-        records: list[dict[str, Any]] = []
-        for ad_group_id in context.lister.ids(ad_account_id, "ad_groups"):
-            params = {"ad_group_id": ad_group_id, "entity_statuses": list(context.config.entity_statuses)}
-            records.extend(item for page in context.direct_client.paginate(path, params) for item in page)
-        return records
+        return context.direct_lister.list_by_ad_group(ad_account_id, "product_group_promotions")
 
     def fetch(account: dict[str, Any]) -> Iterator[pa.Table]:
         ad_account_id = str(account["id"])
@@ -262,7 +256,7 @@ def _catalog_list(context: RunContext, path: str, timestamps: dict[str, str], dr
         records = [item for page in context.client.paginate(path) for item in page]
     except ApiError as error:
         if error.status == 409 and error.code == NO_CATALOG_CODE:
-            logger.info("No catalog for this user (%s answered 409): loading no rows", path)
+            logger.info("No catalog for this user (%s returned HTTP 409): loading no rows", path)
             return
         raise
     yield from batched_tables(records, timestamps, drop=drop)

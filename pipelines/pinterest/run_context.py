@@ -21,7 +21,7 @@ R = TypeVar("R")
 
 @dataclass
 class RunSummary:
-    """What a run skipped or could not load, printed at the end and used for the exit status."""
+    """Record of skipped, truncated and failed items of a run, printed at the end and used for the exit status."""
 
     skipped_accounts: dict[str, str] = field(default_factory=dict)
     truncated_boards: dict[str, str] = field(default_factory=dict)
@@ -53,8 +53,8 @@ class RunSummary:
             self.rows[table] += count
 
     def add_unavailable(self, message: str) -> None:
+        """Record days or tables the API cannot serve; the resource that found them logged them."""
         with self._lock:
-            logger.warning("%s", message)
             self.unavailable.append(message)
 
 
@@ -67,10 +67,12 @@ class RunContext:
     lister: EntityLister
     ad_accounts: list[dict[str, Any]]
     summary: RunSummary = field(default_factory=RunSummary)
-    # The Pinterest API client for what the hosted backend does not serve (analytics, the
-    # user account, product group promotions); the same object as `client` on the direct
-    # path, None when the hosted backend runs without Pinterest credentials.
+    # Pinterest API client for what the hosted backend does not serve: analytics, the user
+    # account and product group promotions. It is `client` itself on the direct path, and
+    # None when the hosted backend runs without Pinterest credentials.
     direct_client: Any = None
+    # Entity lister on `direct_client`: `lister` itself on the direct path.
+    direct_lister: Any = None
     _boards: list[dict[str, Any]] | None = None
     _boards_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

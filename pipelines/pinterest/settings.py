@@ -53,5 +53,8 @@ ALL_TABLES = ENTITY_TABLES + ADS_ANALYTICS_TABLES + ORGANIC_ANALYTICS_TABLES
 
 BACKENDS = ("pinterest", "airbyte")
 
+# Entity tables the hosted Airbyte execute API has no entity for: always read from Pinterest.
+HOSTED_MISSING_TABLES = ("user_account", "product_group_promotions")
+
 # Ad account ids are decimal strings of at most 19 digits (they exceed 2^53).
 MAX_ID_DIGITS = 19
