@@ -78,13 +78,18 @@ def rows_to_table(rows: list[dict[str, Any]], timestamps: Iterable[str] = ()) ->
     timestamp_names = set(timestamps)
     for name in names:
         values = [row.get(name) for row in rows]
+        if all(value is None for value in values):
+            # dlt cannot type a column with no values and warns about it on every load.
+            # The column appears with its type once some object carries a value.
+            continue
         if name in timestamp_names:
             array = pa.array(values, type=pa.timestamp("us", tz="UTC"))
         elif name == "id" or name.endswith("_id"):
             array = pa.array(values, type=pa.string())
         else:
             array = _infer_array(values)
-        fields.append(pa.field(name, array.type))
+        # dlt declares merge keys NOT NULL, so `id` is declared the same way here.
+        fields.append(pa.field(name, array.type, nullable=name != "id"))
         columns.append(array)
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 

@@ -183,8 +183,17 @@ def run_sync(
         summary=summary,
         requests=requests,
         seconds=time.monotonic() - started,
-        table_rows=dict(summary.rows),
+        table_rows=_normalized_rows(pipeline),
     )
+
+
+def _normalized_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
+    """Return rows per table written by the last run, from dlt's normalize step."""
+    trace = pipeline.last_trace
+    info = trace.last_normalize_info if trace is not None else None
+    if info is None:
+        return {}
+    return {table: count for table, count in info.row_counts.items() if not table.startswith("_dlt")}
 
 
 def _collect_unavailable_days(pipeline: dlt.Pipeline, config: SyncConfig, summary: RunSummary) -> None:
