@@ -262,7 +262,7 @@ def test_connection_reset_retried(sim: Simulator, tmp_path: Path) -> None:
             client.get("/user_account")
 
     assert raised.value.status is None
-    assert "connection failed" in str(raised.value)
+    assert f"connection to {sim.base_url} failed" in str(raised.value)
     assert sim.request_counts[USER_ACCOUNT] == 3
 
 
@@ -397,3 +397,17 @@ def test_download_sends_no_authorization(sim: Simulator, tmp_path: Path, caplog:
     assert "authorization" not in {name.lower() for name in _HeaderRecorder.received[0]}
     assert "signature-value" not in caplog.text
     assert client.request_counts["GET (report download)"] == 1
+
+
+def test_refused_first_connection_fails_fast(tmp_path: Path) -> None:
+    """A base URL nobody listens on fails on the first attempt, naming the URL."""
+    store = TokenStore(tmp_path / "tokens.json")
+    credentials = Credentials("1", "secret", "refresh")
+    with PinterestClient("http://127.0.0.1:9/v5", credentials, store, max_retries=5) as client:
+        started = time.monotonic()
+        with pytest.raises(ApiError) as raised:
+            client.get("/user_account")
+
+    assert time.monotonic() - started < 5
+    assert "connection to http://127.0.0.1:9/v5 failed" in str(raised.value)
+    assert "sources.pinterest.base_url" in str(raised.value)

@@ -87,8 +87,10 @@ def _run_and_report(config: SyncConfig, pipeline: Any, client: Any = None) -> An
     from .pipeline import run_sync
     from .report import print_summary
 
+    from .progress import make_progress
+
     try:
-        result = run_sync(config, pipeline=pipeline, client=client)
+        result = run_sync(config, pipeline=pipeline, client=client, progress=make_progress(sys.stdout))
     except AuthError as error:
         _fail(str(error), EXIT_AUTH)
     except ConfigError as error:
@@ -103,6 +105,9 @@ def _run_and_report(config: SyncConfig, pipeline: Any, client: Any = None) -> An
     except PinterestSyncError as error:
         _fail(str(error), EXIT_FAILED)
     print_summary(result, pipeline)
+    if result.reporting is not None:
+        for line in result.reporting.lines():
+            click.echo(line)
     if not result.ok:
         sys.exit(EXIT_FAILED)
     return result
@@ -135,8 +140,35 @@ def demo(scale: str, seed: int) -> None:
         pipeline = make_pipeline(destination=duckdb_destination(database, "pinterest"), pipelines_dir=state_dir / "pipelines")
         _run_and_report(config, pipeline)
     click.echo(f"\nDatabase: {database}")
+    click.echo(f"Notebooks read it from ../pinterest.duckdb; from another folder, set PINTEREST_DUCKDB={database}")
     click.echo("Open it with `duckdb pinterest.duckdb` (tables are in schema `pinterest`), or start the notebooks with:")
     click.echo("  uv run --with jupyterlab jupyter lab notebooks/")
+
+
+@cli.command()
+@click.option("--pipeline-name", default="pinterest", show_default=True, help="dlt pipeline name; also names the DuckDB file.")
+@click.option("--dataset-name", default="pinterest", show_default=True, help="Dataset (schema) that holds the loaded tables.")
+@click.option("--schema", "schema_name", default=None, help="Schema to create the views in (default: the dataset).")
+def report(pipeline_name: str, dataset_name: str, schema_name: str | None) -> None:
+    """Build the reporting views: daily Ads-Manager-style reports and the dbt package's source tables."""
+    from .pipeline import make_pipeline
+    from .reporting import ReportingError, build_reporting_views
+
+    try:
+        config = load_config(require_credentials=False)
+    except ConfigError as error:
+        _fail(str(error), EXIT_INVALID)
+    database = Path.cwd() / f"{pipeline_name}.duckdb"
+    uses_default_duckdb = not (os.environ.get("DESTINATION_TYPE") or os.environ.get("DESTINATION__DUCKDB__CREDENTIALS"))
+    if uses_default_duckdb and not database.exists():
+        _fail(f"{database} does not exist: run `pinterest-sync run` (or `demo`) in this folder first.", EXIT_INVALID)
+    pipeline = make_pipeline(pipeline_name=pipeline_name, dataset_name=dataset_name)
+    try:
+        result = build_reporting_views(pipeline, dataset_name=dataset_name, schema_name=schema_name, attribution=config.analytics)
+    except ReportingError as error:
+        _fail(str(error), EXIT_FAILED)
+    for line in result.lines():
+        click.echo(line)
 
 
 @cli.command()

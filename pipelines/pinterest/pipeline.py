@@ -21,6 +21,8 @@ from .destinations import duckdb_destination
 from .errors import AccessDenied, ConfigError, PinterestSyncError
 from .listing import EntityLister
 from .resources import entity_resources
+from .progress import NullProgress, ProgressListener, batch_counter
+from .reporting import ReportingError, ReportingResult, build_reporting_views, supports_reporting
 from .run_context import RunContext, RunSummary
 from .settings import ADS_ANALYTICS_TABLES, DATASET_NAME, ENTITY_TABLES, ORGANIC_ANALYTICS_TABLES, PIPELINE_NAME
 
@@ -36,6 +38,7 @@ class SyncResult:
     requests: int
     seconds: float
     table_rows: dict[str, int] = field(default_factory=dict)
+    reporting: ReportingResult | None = None
 
     @property
     def ok(self) -> bool:
@@ -88,9 +91,10 @@ def pinterest_source(context: RunContext) -> list[DltResource]:
                     name, "analytics are read from the Pinterest API only: configure sources.pinterest.credentials."
                 )
             return resources
-        resources += analytics_resources(
+        analytics = analytics_resources(
             context.direct_client, context.config, context.active_accounts(), context.direct_lister, wanted_analytics
         )
+        resources += [resource.add_map(batch_counter(context.summary.count_rows, resource.name)) for resource in analytics]
     return resources
 
 
@@ -141,6 +145,7 @@ def run_sync(
     pipeline: dlt.Pipeline | None = None,
     client: Any = None,
     on_progress: Callable[[str], None] | None = None,
+    progress: ProgressListener | None = None,
 ) -> SyncResult:
     """Extract the selected resources, load them and return the run's summary.
 
@@ -149,8 +154,12 @@ def run_sync(
     summary while the other resources load.
     """
     started = time.monotonic()
+    # Arrow batches get a `_dlt_load_id` column only with this setting; the reporting
+    # views read each row's load time through it. A user's own setting wins.
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
     pipeline = pipeline or make_pipeline()
-    summary = RunSummary()
+    summary = RunSummary(progress=progress or NullProgress())
+    reporting: ReportingResult | None = None
     owned: list[Any] = []
     try:
         if client is None:
@@ -171,7 +180,12 @@ def run_sync(
             context = RunContext(config=config, client=client, lister=lister, ad_accounts=accounts,
                                  summary=summary, direct_client=direct_client, direct_lister=direct_lister)
             source = pinterest_source(context)
-            load_info = pipeline.run(source, loader_file_format=_file_format(pipeline))
+            summary.progress.start(config.resources, [str(account["id"]) for account in context.active_accounts()])
+            try:
+                load_info = pipeline.run(source, loader_file_format=_file_format(pipeline))
+            finally:
+                summary.progress.finish()
+            reporting = _rebuild_reporting_views(pipeline, config, summary)
             summary.warnings.extend(getattr(client, "warnings", []))
             _collect_unavailable_days(pipeline, config, summary)
     finally:
@@ -184,7 +198,20 @@ def run_sync(
         requests=requests,
         seconds=time.monotonic() - started,
         table_rows=_normalized_rows(pipeline),
+        reporting=reporting,
     )
+
+
+def _rebuild_reporting_views(pipeline: dlt.Pipeline, config: SyncConfig, summary: RunSummary) -> ReportingResult | None:
+    """Rebuild the reporting views after a load; a failure is a warning because the data did load."""
+    if not supports_reporting(pipeline):
+        return None
+    try:
+        return build_reporting_views(pipeline, attribution=config.analytics)
+    except ReportingError as error:
+        logger.warning("Reporting views were not rebuilt: %s", error)
+        summary.warnings.append(f"Reporting views were not rebuilt: {error}")
+        return None
 
 
 def _normalized_rows(pipeline: dlt.Pipeline) -> dict[str, int]:

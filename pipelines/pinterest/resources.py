@@ -19,6 +19,7 @@ from dlt.sources import DltResource
 
 from .convert import ISO_STRING, UNIX_MILLISECONDS, UNIX_SECONDS, batched_tables
 from .errors import AccessDenied, ApiError, PaginationError
+from .progress import rows_by_account
 from .run_context import RunContext, fan_out
 from .settings import HOSTED_MISSING_TABLES
 
@@ -95,8 +96,10 @@ def _table_resource(context: RunContext, table: str, produce: Callable[[], Itera
     def rows() -> Iterator[pa.Table]:
         try:
             for batch in produce():
-                context.summary.count_rows(table, batch.num_rows)
+                for ad_account_id, count in rows_by_account(batch).items():
+                    context.summary.count_rows(table, count, ad_account_id)
                 yield batch
+            context.summary.progress.resource_done(table)
         except PaginationError as error:
             context.summary.fail_resource(table, str(error))
         except ApiError as error:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from .config import SyncConfig
 from .listing import EntityLister
+from .progress import NullProgress, ProgressListener
 
 logger = logging.getLogger("pinterest_sync")
 
@@ -29,6 +30,7 @@ class RunSummary:
     unavailable: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    progress: ProgressListener = field(default_factory=NullProgress, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def skip_account(self, ad_account_id: str, reason: str) -> None:
@@ -47,10 +49,12 @@ class RunSummary:
             logger.error("Resource %s failed: %s", resource, reason)
             previous = self.failed_resources.get(resource)
             self.failed_resources[resource] = f"{previous}; {reason}" if previous else reason
+        self.progress.resource_failed(resource, reason)
 
-    def count_rows(self, table: str, count: int) -> None:
+    def count_rows(self, table: str, count: int, ad_account_id: str | None = None) -> None:
         with self._lock:
             self.rows[table] += count
+        self.progress.rows(table, count, ad_account_id)
 
     def add_unavailable(self, message: str) -> None:
         """Record days or tables the API cannot serve; the resource that found them logged them."""
