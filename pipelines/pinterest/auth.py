@@ -68,6 +68,15 @@ class Credentials:
     continuous_refresh: bool = False
 
 
+def _token_endpoint_fix(status: int, token_url: str) -> str:
+    if status == 404:
+        return (
+            f"{token_url} does not exist: check sources.pinterest.base_url, which ends with /v5, "
+            "for example https://api.pinterest.com/v5."
+        )
+    return "Check the client id and client secret of the app."
+
+
 def build_basic_authorization(client_id: str, client_secret: str) -> str:
     """Return the `Authorization` header value that the token endpoint expects."""
     pair = f"{client_id}:{client_secret}".encode("utf-8")
@@ -215,7 +224,9 @@ class PinterestAuth(httpx.Auth):
                 f"Pinterest rejected {source} for client id {self.credentials.client_id} "
                 f"(HTTP {response.status_code}, code {code}: {message}; x-pinterest-rid "
                 f"{request_id or 'missing'}). The token is expired, revoked, or was already "
-                f"rotated by another run on a machine without this token store. {REAUTHORIZE_FIX}"
+                f"rotated by another run on a machine without this token store, or "
+                f"sources.pinterest.credentials.client_secret does not belong to this client id. "
+                f"{REAUTHORIZE_FIX}"
             )
 
         if response.status_code != 200:
@@ -227,7 +238,7 @@ class PinterestAuth(httpx.Auth):
                 message,
                 endpoint,
                 request_id,
-                fix=None if transient else "Check the client id and client secret of the app.",
+                fix=None if transient else _token_endpoint_fix(response.status_code, str(response.request.url)),
                 retryable=transient,
                 retry_after=parse_retry_after(response.headers) if transient else None,
             )

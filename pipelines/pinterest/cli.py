@@ -68,11 +68,11 @@ def run(start_date: str | None, end_date: str | None, resources: str | None, ad_
         _fail(str(error), EXIT_INVALID)
     from .pipeline import make_pipeline
 
-    try:
-        pipeline = make_pipeline(pipeline_name=pipeline_name, dataset_name=dataset_name)
-    except PinterestSyncError as error:
-        _fail(str(error), EXIT_FAILED)
-    _run_and_report(config, pipeline)
+    if not pipeline_name.strip():
+        _fail("--pipeline-name is empty: name the pipeline, for example --pipeline-name pinterest.", EXIT_INVALID)
+    if not dataset_name.strip():
+        _fail("--dataset-name is empty: name the dataset, for example --dataset-name pinterest.", EXIT_INVALID)
+    _run_and_report(config, pipeline_factory=lambda: make_pipeline(pipeline_name=pipeline_name, dataset_name=dataset_name))
 
 
 def _validate_analytics(config: SyncConfig) -> None:
@@ -84,7 +84,15 @@ def _validate_analytics(config: SyncConfig) -> None:
         validate_analytics_settings(config.analytics)
 
 
-def _run_and_report(config: SyncConfig, pipeline: Any, client: Any = None) -> Any:
+def _sync_error_cause(error: BaseException) -> BaseException:
+    """Return the product error inside dlt's wrappers (a step failure wraps a pipe failure)."""
+    current = error.__cause__ or getattr(error, "exception", None)
+    while current is not None and not isinstance(current, PinterestSyncError):
+        current = current.__cause__ or current.__context__
+    return current or error.__cause__ or getattr(error, "exception", None) or error
+
+
+def _run_and_report(config: SyncConfig, pipeline: Any = None, client: Any = None, pipeline_factory: Any = None) -> Any:
     from dlt.pipeline.exceptions import PipelineStepFailed
 
     from .pipeline import run_sync
@@ -93,13 +101,13 @@ def _run_and_report(config: SyncConfig, pipeline: Any, client: Any = None) -> An
     from .progress import make_progress
 
     try:
-        result = run_sync(config, pipeline=pipeline, client=client, progress=make_progress(sys.stdout))
+        result = run_sync(config, pipeline=pipeline, client=client, pipeline_factory=pipeline_factory, progress=make_progress(sys.stdout))
     except AuthError as error:
         _fail(str(error), EXIT_AUTH)
     except ConfigError as error:
         _fail(str(error), EXIT_INVALID)
     except PipelineStepFailed as error:
-        cause = error.__cause__ or error.exception
+        cause = _sync_error_cause(error)
         if isinstance(cause, AuthError):
             _fail(str(cause), EXIT_AUTH)
         if isinstance(cause, ConfigError):
@@ -107,7 +115,7 @@ def _run_and_report(config: SyncConfig, pipeline: Any, client: Any = None) -> An
         _fail(f"the {error.step} step failed: {cause}", EXIT_FAILED)
     except PinterestSyncError as error:
         _fail(str(error), EXIT_FAILED)
-    print_summary(result, pipeline)
+    print_summary(result, result.pipeline)
     if result.reporting is not None:
         for line in result.reporting.lines():
             click.echo(line)

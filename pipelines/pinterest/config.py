@@ -304,7 +304,8 @@ def load_config(
     raw_backend = backend if backend is not None else (read_config(f"{SECTION}.backend") or "pinterest")
     backend_name = str(raw_backend).strip().lower()
     if backend_name not in BACKENDS:
-        raise ConfigError(f"backend = {raw_backend!r} is unknown: use one of {', '.join(BACKENDS)}.")
+        backend_key = "--backend" if backend is not None else f"{SECTION}.backend"
+        raise ConfigError(f"{backend_key} = {raw_backend!r} is unknown: use one of {', '.join(BACKENDS)}.")
 
     ids_key = "--ad-account-ids" if ad_account_ids is not None else f"{SECTION}.ad_account_ids"
     ids = parse_id_list(ad_account_ids if ad_account_ids is not None else read_config(f"{SECTION}.ad_account_ids"), ids_key)

@@ -40,6 +40,7 @@ class SyncResult:
     seconds: float
     table_rows: dict[str, int] = field(default_factory=dict)
     reporting: ReportingResult | None = None
+    pipeline: dlt.Pipeline | None = None
 
     @property
     def ok(self) -> bool:
@@ -153,23 +154,25 @@ def run_sync(
     config: SyncConfig,
     pipeline: dlt.Pipeline | None = None,
     client: Any = None,
-    on_progress: Callable[[str], None] | None = None,
     progress: ProgressListener | None = None,
+    pipeline_factory: Callable[[], dlt.Pipeline] | None = None,
 ) -> SyncResult:
     """Extract the selected resources, load them and return the run's summary.
 
-    An `AuthError` or other fatal error propagates before anything is loaded, so no cursor
-    moves. A resource that fails alone (a repeated bookmark, say) is recorded in the
-    summary while the other resources load.
+    The first request (the ad account list, which also refreshes the access token) runs
+    before the pipeline is created, so a rejected token or an unreachable API writes no
+    database file and no state. An `AuthError` later in the run propagates before anything
+    is loaded, so no cursor moves. A resource that fails alone (a repeated bookmark, say)
+    is recorded in the summary while the other resources load.
     """
     started = time.monotonic()
     # Arrow batches get a `_dlt_load_id` column only with this setting; the reporting
     # views read each row's load time through it. A user's own setting wins.
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
-    pipeline = pipeline or make_pipeline()
     summary = RunSummary(progress=progress or NullProgress())
     reporting: ReportingResult | None = None
     owned: list[Any] = []
+    direct_client = None
     try:
         if client is None:
             client = build_hosted_client(config) if config.backend == "airbyte" else build_client(config)
@@ -180,8 +183,16 @@ def run_sync(
             direct_client = build_client(config) if config.credentials is not None else None
             if direct_client is not None:
                 owned.append(direct_client)
+
+        if _needs_ad_accounts(config):
+            accounts = readable_ad_accounts(client, config, summary)
+        else:
+            accounts = []
+            (direct_client or client).get("/user_account")
+
+        pipeline = pipeline or (pipeline_factory or make_pipeline)()
         with exclusive_run(pipeline):
-            accounts = readable_ad_accounts(client, config, summary) if _needs_ad_accounts(config) else []
+            _load_interrupted_packages(pipeline)
             lister = _make_lister(client, config, hosted)
             direct_lister = lister if direct_client is client else (
                 EntityLister(direct_client, config.entity_statuses) if direct_client is not None else None
@@ -200,15 +211,28 @@ def run_sync(
     finally:
         for owned_client in owned:
             owned_client.close()
-    requests = sum(getattr(each, "request_count", 0) for each in {id(client): client, id(direct_client): direct_client}.values() if each is not None)
+    clients = {id(each): each for each in (client, direct_client) if each is not None}
     return SyncResult(
         load_info=load_info,
         summary=summary,
-        requests=requests,
+        requests=sum(getattr(each, "request_count", 0) for each in clients.values()),
         seconds=time.monotonic() - started,
         table_rows=_normalized_rows(pipeline),
         reporting=reporting,
+        pipeline=pipeline,
     )
+
+
+def _load_interrupted_packages(pipeline: dlt.Pipeline) -> None:
+    """Load the packages a killed run left behind, so that this run still extracts afresh.
+
+    `Pipeline.run` with pending packages only loads them and skips extraction, which would
+    report success without fetching anything new.
+    """
+    if not pipeline.has_pending_data:
+        return
+    logger.warning("Pipeline %s holds load packages of an interrupted run: loading them first", pipeline.pipeline_name)
+    pipeline.run()
 
 
 def _rebuild_reporting_views(pipeline: dlt.Pipeline, config: SyncConfig, summary: RunSummary) -> ReportingResult | None:
