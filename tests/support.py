@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,13 @@ from pipelines.pinterest.config import Credentials, SyncConfig, parse_resources
 from pipelines.pinterest.destinations import duckdb_destination
 from pipelines.pinterest.simulator import Simulator
 
-OPENAPI_PATH = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "pinterest-openapi" / "openapi.json"
+# Pinterest's official OpenAPI description, which the contract tests check the simulator
+# and the client against. It is not part of this repository: it sits in the workspace's
+# shared fixtures next to the checkout, or wherever PINTEREST_OPENAPI_PATH points.
+OPENAPI_PATH = Path(
+    os.environ.get("PINTEREST_OPENAPI_PATH")
+    or Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "pinterest-openapi" / "openapi.json"
+)
 
 
 def make_config(sim: Simulator, tmp_path: Path, **overrides: Any) -> SyncConfig:

@@ -39,6 +39,8 @@ BAD_INPUTS = [
     (["--resources", "campaigns,campains"], "campains"),
     (["--ad-account-ids", "12ab"], "12ab"),
     (["--ad-account-ids", "1" * 20], "1" * 20),
+    (["--resources", ""], "--resources is empty"),
+    (["--ad-account-ids", " "], "--ad-account-ids is empty"),
 ]
 
 
@@ -107,3 +109,24 @@ def test_demo_loads_every_entity_table(tmp_path):
     for table in ("campaigns", "pins", "catalog_product_groups", "user_account"):
         assert table in result.stdout
     assert "notebooks" in result.stdout
+
+
+def test_stored_token_serves_without_configured_one(tmp_path, monkeypatch):
+    """After `auth` stored a token, a run needs no refresh token in the configuration."""
+    from pipelines.pinterest.config import load_config
+    from pipelines.pinterest.token_store import StoredToken, TokenStore
+
+    store_path = tmp_path / "tokens.json"
+    store = TokenStore(store_path)
+    with store.lock():
+        store.save("1234", StoredToken("pinr.from-auth", None, "fingerprint-of-nothing"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SOURCES__PINTEREST__CREDENTIALS__CLIENT_ID", "1234")
+    monkeypatch.setenv("SOURCES__PINTEREST__CREDENTIALS__CLIENT_SECRET", "secret")
+    monkeypatch.delenv("SOURCES__PINTEREST__CREDENTIALS__REFRESH_TOKEN", raising=False)
+    monkeypatch.setenv("SOURCES__PINTEREST__TOKEN_STORE_PATH", str(store_path))
+
+    config = load_config()
+
+    assert config.credentials.refresh_token == "pinr.from-auth"
+    assert config.credentials.client_id == "1234"

@@ -411,3 +411,44 @@ def test_refused_first_connection_fails_fast(tmp_path: Path) -> None:
     assert time.monotonic() - started < 5
     assert "connection to http://127.0.0.1:9/v5 failed" in str(raised.value)
     assert "sources.pinterest.base_url" in str(raised.value)
+
+
+def test_silent_token_endpoint_times_out(tmp_path: Path) -> None:
+    """A server that accepts the connection and never answers fails after the timeout."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    store = TokenStore(tmp_path / "tokens.json")
+    try:
+        with PinterestClient(f"http://127.0.0.1:{port}/v5", Credentials("1", "s", "r"), store,
+                             timeout=1.0, max_retries=1, initial_backoff_seconds=0.01) as client:
+            started = time.monotonic()
+            with pytest.raises(ApiError) as raised:
+                client.get("/user_account")
+            elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+    assert elapsed < 10
+    assert "timed out" in str(raised.value)

@@ -12,7 +12,8 @@ import pytest
 from pipelines.pinterest.errors import ConfigError
 from pipelines.pinterest.ratelimit import CATEGORIES, DEFAULT_RATE_LIMITS, RateLimits, category_for
 
-OPENAPI_PATH = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "pinterest-openapi" / "openapi.json"
+from .support import OPENAPI_PATH
+
 
 
 @pytest.mark.parametrize(

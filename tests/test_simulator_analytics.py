@@ -24,7 +24,9 @@ from pipelines.pinterest.simulator.metrics import (
     split_exactly,
 )
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "pinterest-openapi" / "openapi.json"
+from .support import OPENAPI_PATH
+
+SPEC_PATH = OPENAPI_PATH
 SPEC_HOST = "https://api.pinterest.com"
 TODAY = dt.date(2025, 6, 1)
 ADDITIVE = ["SPEND_IN_MICRO_DOLLAR", "TOTAL_IMPRESSION", "TOTAL_CLICKTHROUGH", "TOTAL_CONVERSIONS", "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR"]

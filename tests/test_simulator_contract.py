@@ -22,7 +22,9 @@ from openapi_core.validation.response.exceptions import InvalidData
 
 from pipelines.pinterest.simulator import Simulator, SimulatorConfig
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "pinterest-openapi" / "openapi.json"
+from .support import OPENAPI_PATH
+
+SPEC_PATH = OPENAPI_PATH
 SPEC_HOST = "https://api.pinterest.com"
 
 # Pinterest sends boards' and pins' date-times without a zone ("2024-05-01T10:20:30"),

@@ -110,8 +110,9 @@ class PinterestAuth(httpx.Auth):
 
     requires_response_body = True
 
-    def __init__(self, base_url: str, credentials: Credentials, store: TokenStore) -> None:
+    def __init__(self, base_url: str, credentials: Credentials, store: TokenStore, timeout: float = 30.0) -> None:
         self.token_url = base_url.rstrip("/") + TOKEN_PATH
+        self.timeout = timeout
         self.credentials = credentials
         self.store = store
         self.refresh_count = 0
@@ -207,6 +208,9 @@ class PinterestAuth(httpx.Auth):
                 ),
                 "Accept": "application/json",
             },
+            # httpx applies the client's timeout only to requests it builds itself; a request
+            # yielded from an auth flow carries its own, or it could wait forever.
+            extensions={"timeout": httpx.Timeout(self.timeout).as_dict()},
         )
 
     def _read_token_response(self, response: httpx.Response, used: StoredToken) -> dict[str, Any]:

@@ -20,9 +20,17 @@ from .config import Credentials, SyncConfig, load_config, parse_resources
 from .errors import AuthError, ConfigError, PinterestSyncError
 from .settings import ALL_TABLES
 
+SIMULATOR_LIMIT_NAMES = ("ads_read", "ads_analytics", "org_read", "org_analytics", "catalogs_read", "per_second")
+
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_AUTH = 3
+# The shell's convention for a process stopped by SIGINT.
+EXIT_INTERRUPTED = 130
+INTERRUPTED_MESSAGE = (
+    "interrupted. Nothing half-done is visible: the next run first loads what this run "
+    "had extracted, then syncs as usual."
+)
 
 logger = logging.getLogger("pinterest_sync")
 
@@ -84,6 +92,19 @@ def _validate_analytics(config: SyncConfig) -> None:
         validate_analytics_settings(config.analytics)
 
 
+def _is_interrupt(error: BaseException) -> bool:
+    from dlt.common.exceptions import SignalReceivedException
+
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, (KeyboardInterrupt, SignalReceivedException)):
+            return True
+        current = current.__cause__ or current.__context__ or getattr(current, "exception", None)
+        if current is error:
+            return False
+    return False
+
+
 def _sync_error_cause(error: BaseException) -> BaseException:
     """Return the product error inside dlt's wrappers (a step failure wraps a pipe failure)."""
     current = error.__cause__ or getattr(error, "exception", None)
@@ -106,8 +127,12 @@ def _run_and_report(config: SyncConfig, pipeline: Any = None, client: Any = None
         _fail(str(error), EXIT_AUTH)
     except ConfigError as error:
         _fail(str(error), EXIT_INVALID)
+    except KeyboardInterrupt:
+        _fail(INTERRUPTED_MESSAGE, EXIT_INTERRUPTED)
     except PipelineStepFailed as error:
         cause = _sync_error_cause(error)
+        if _is_interrupt(error):
+            _fail(INTERRUPTED_MESSAGE, EXIT_INTERRUPTED)
         if isinstance(cause, AuthError):
             _fail(str(cause), EXIT_AUTH)
         if isinstance(cause, ConfigError):
@@ -133,8 +158,9 @@ def demo(scale: str, seed: int) -> None:
     from .simulator import Simulator, SimulatorConfig
 
     database = Path.cwd() / "pinterest.duckdb"
-    state_dir = Path(tempfile.mkdtemp(prefix="pinterest-sync-demo-"))
-    with Simulator(SimulatorConfig(seed=seed, scale=scale)) as simulator:
+    state = tempfile.TemporaryDirectory(prefix="pinterest-sync-demo-")
+    state_dir = Path(state.name)
+    with state, Simulator(SimulatorConfig(seed=seed, scale=scale)) as simulator:
         click.echo(f"Simulator listening on {simulator.base_url}")
         today = dt.datetime.now(dt.timezone.utc).date()
         config = SyncConfig(
@@ -173,7 +199,10 @@ def report(pipeline_name: str, dataset_name: str, schema_name: str | None) -> No
     uses_default_duckdb = not (os.environ.get("DESTINATION_TYPE") or os.environ.get("DESTINATION__DUCKDB__CREDENTIALS"))
     if uses_default_duckdb and not database.exists():
         _fail(f"{database} does not exist: run `pinterest-sync run` (or `demo`) in this folder first.", EXIT_INVALID)
-    pipeline = make_pipeline(pipeline_name=pipeline_name, dataset_name=dataset_name)
+    try:
+        pipeline = make_pipeline(pipeline_name=pipeline_name, dataset_name=dataset_name)
+    except PinterestSyncError as error:
+        _fail(str(error), EXIT_FAILED)
     try:
         result = build_reporting_views(pipeline, dataset_name=dataset_name, schema_name=schema_name, attribution=config.analytics)
     except ReportingError as error:
@@ -185,7 +214,7 @@ def report(pipeline_name: str, dataset_name: str, schema_name: str | None) -> No
 @cli.command()
 @click.option("--port", default=8765, show_default=True, help="TCP port on 127.0.0.1.")
 @click.option("--seed", default=7, show_default=True, help="Seed of the simulated data.")
-@click.option("--scale", default="small", show_default=True, type=click.Choice(["small", "medium", "large"]))
+@click.option("--scale", default="small", show_default=True, type=click.Choice(["small", "medium", "large"]), help="Size of the simulated account.")
 @click.option("--latency-ms", default=0.0, show_default=True, help="Added latency per request, in milliseconds.")
 @click.option("--rate-limits", default=None, help="Per-category limits, e.g. ads_read=1000,ads_analytics=300,per_second=100 (requests per minute; per_second per second).")
 @click.option("--error-rate", default=0.0, show_default=True, help="Share of requests (0 to 1) that get a random fault in response.")
@@ -203,10 +232,20 @@ def simulate(port: int, seed: int, scale: str, latency_ms: float, rate_limits: s
                 limits[name.strip()] = float(value)
             except ValueError:
                 _fail(f"--rate-limits entry {part!r} is invalid: use name=number, e.g. ads_read=1000.", EXIT_INVALID)
+    for name, number in (limits or {}).items():
+        if name not in SIMULATOR_LIMIT_NAMES or number <= 0:
+            _fail(f"--rate-limits entry {name}={number:g} is invalid: use positive numbers for {', '.join(SIMULATOR_LIMIT_NAMES)}.", EXIT_INVALID)
     if not 0.0 <= error_rate <= 1.0:
         _fail(f"--error-rate {error_rate} is invalid: use a number from 0 to 1.", EXIT_INVALID)
-    serve_forever(SimulatorConfig(seed=seed, scale=scale, latency_ms=latency_ms, rate_limits=limits,
-                                  error_rate=error_rate, has_catalog=not no_catalog), port=port)
+    if latency_ms < 0:
+        _fail(f"--latency-ms {latency_ms:g} is invalid: use 0 or more milliseconds.", EXIT_INVALID)
+    if not 0 <= port <= 65535:
+        _fail(f"--port {port} is invalid: use a TCP port from 1 to 65535, or 0 for a free one.", EXIT_INVALID)
+    try:
+        serve_forever(SimulatorConfig(seed=seed, scale=scale, latency_ms=latency_ms, rate_limits=limits,
+                                      error_rate=error_rate, has_catalog=not no_catalog), port=port)
+    except OSError as error:
+        _fail(f"cannot listen on 127.0.0.1:{port} ({error.strerror or error}): pass another --port.", EXIT_FAILED)
 
 
 @cli.command()

@@ -176,7 +176,7 @@ class PinterestClient:
         self.max_backoff_seconds = max_backoff_seconds
 
         self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
-        self.auth = PinterestAuth(self.base_url, credentials, token_store)
+        self.auth = PinterestAuth(self.base_url, credentials, token_store, timeout=timeout)
 
         self._counts_lock = threading.Lock()
         self._request_counts: collections.Counter[str] = collections.Counter()

@@ -195,19 +195,29 @@ def _read(key: str, secret: bool = False) -> Any:
     try:
         return accessor.get(key)
     except Exception as error:  # dlt wraps TOML parse errors in several exception types
-        raise ConfigError(f"Could not read configuration key {key}: {type(error).__name__}. Check .dlt/config.toml and .dlt/secrets.toml for a syntax error.") from None
+        # The parser's message names the file, line and column; it quotes no values.
+        raise ConfigError(f"Could not read the configuration ({error}). Fix the syntax error in .dlt/config.toml or .dlt/secrets.toml.") from None
 
 
 def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def load_credentials(read: Callable[[str], Any] = lambda key: _read(key, secret=True)) -> Credentials:
-    """Read the Pinterest app credentials; a missing one names its TOML key and env variable."""
+def load_credentials(
+    read: Callable[[str], Any] = lambda key: _read(key, secret=True),
+    stored_refresh_token: Callable[[str], str | None] = lambda client_id: None,
+) -> Credentials:
+    """Read the Pinterest app credentials; a missing one names its TOML key and env variable.
+
+    Without a configured refresh token, the token that `pinterest-sync auth` stored for
+    the client id is used, so a first run needs no copy of it in `secrets.toml`.
+    """
     values: dict[str, str] = {}
     for name in ("client_id", "client_secret", "refresh_token"):
         key = f"{SECTION}.credentials.{name}"
         value = read(key)
+        if _empty(value) and name == "refresh_token":
+            value = stored_refresh_token(values["client_id"])
         if _empty(value):
             raise ConfigError(
                 f"Missing {key}: set it in .dlt/secrets.toml under [sources.pinterest.credentials] "
@@ -307,6 +317,9 @@ def load_config(
         backend_key = "--backend" if backend is not None else f"{SECTION}.backend"
         raise ConfigError(f"{backend_key} = {raw_backend!r} is unknown: use one of {', '.join(BACKENDS)}.")
 
+    for flag, given in (("--resources", resources), ("--ad-account-ids", ad_account_ids)):
+        if given is not None and not given.strip(" ,"):
+            raise ConfigError(f"{flag} is empty: name at least one value, or leave the option out to use the configuration.")
     ids_key = "--ad-account-ids" if ad_account_ids is not None else f"{SECTION}.ad_account_ids"
     ids = parse_id_list(ad_account_ids if ad_account_ids is not None else read_config(f"{SECTION}.ad_account_ids"), ids_key)
     selected = parse_resources(resources if resources is not None else read_config(f"{SECTION}.resources"),
@@ -331,14 +344,23 @@ def load_config(
     if rate_limits is not None:
         rate_limits = _parse_rate_limits(rate_limits)
 
+    token_store_path = Path(str(token_store)).expanduser() if not _empty(token_store) else DEFAULT_TOKEN_STORE.expanduser()
+    token_store_url = _optional_text(_read(f"{SECTION}.token_store_url", secret=True))
+
+    def stored_refresh_token(client_id: str) -> str | None:
+        from .token_store_sql import open_token_store
+
+        stored = open_token_store(token_store_url, token_store_path).load(client_id)
+        return stored.refresh_token if stored is not None else None
+
     credentials = None
     if require_credentials and backend_name == "pinterest":
-        credentials = load_credentials(read_secret)
+        credentials = load_credentials(read_secret, stored_refresh_token)
     elif require_credentials:
         # The hosted backend reads entities with Airbyte credentials. Pinterest credentials,
         # when configured, still serve analytics and the tables the hosted API lacks.
         try:
-            credentials = load_credentials(read_secret)
+            credentials = load_credentials(read_secret, stored_refresh_token)
         except ConfigError:
             credentials = None
     airbyte = load_airbyte_settings(read_config, read_secret)
@@ -359,8 +381,8 @@ def load_config(
         resources=selected,
         backend=backend_name,
         entity_statuses=statuses,
-        token_store_path=Path(str(token_store)).expanduser() if not _empty(token_store) else DEFAULT_TOKEN_STORE.expanduser(),
-        token_store_url=_optional_text(_read(f"{SECTION}.token_store_url", secret=True)),
+        token_store_path=token_store_path,
+        token_store_url=token_store_url,
         rate_limits=rate_limits,
         max_workers=max_workers,
         analytics=load_analytics_settings(read_config),

@@ -113,7 +113,7 @@ class LogProgress:
         with self.tally.lock:
             self.tally.resources = list(resources)
             self.tally.ad_account_ids = [str(ad_account_id) for ad_account_id in ad_account_ids]
-        self.log.info("Sync started: %d resources, %d ad accounts.", len(resources), len(ad_account_ids))
+        self.log.info("Sync started: %s, %s.", _count(len(resources), "resource"), _count(len(ad_account_ids), "ad account"))
 
     def rows(self, table: str, count: int, ad_account_id: str | None = None) -> None:
         with self.tally.lock:
@@ -146,7 +146,7 @@ class LogProgress:
             rows = sum(self.tally.table_rows.values())
             tables = len(self.tally.table_rows)
             accounts = dict(self.tally.account_rows)
-        self.log.info("Sync finished: %s in %d tables.", _rows(rows), tables)
+        self.log.info("Sync finished: %s in %s.", _rows(rows), _count(tables, "table"))
         for ad_account_id in sorted(accounts):
             self.log.info("Ad account %s: %s.", ad_account_id, _rows(accounts[ad_account_id]))
 
@@ -275,3 +275,7 @@ def batch_counter(count_rows: Callable[[str, int, str | None], None], table: str
         return batch
 
     return count
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")

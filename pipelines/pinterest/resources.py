@@ -118,7 +118,7 @@ def _table_resource(context: RunContext, table: str, produce: Callable[[], Itera
 
 
 def _ad_accounts(context: RunContext) -> Iterator[pa.Table]:
-    yield from batched_tables(context.active_accounts(), {})
+    yield from batched_tables(context.active_accounts(), ADS_TIMES)
 
 
 def _user_account(context: RunContext) -> Iterator[pa.Table]:
