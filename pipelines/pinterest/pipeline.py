@@ -188,7 +188,7 @@ def run_sync(
             accounts = readable_ad_accounts(client, config, summary)
         else:
             accounts = []
-            (direct_client or client).get("/user_account")
+            _check_access(direct_client or client)
 
         pipeline = pipeline or (pipeline_factory or make_pipeline)()
         with exclusive_run(pipeline):
@@ -221,6 +221,17 @@ def run_sync(
         reporting=reporting,
         pipeline=pipeline,
     )
+
+
+def _check_access(client: Any) -> None:
+    """Send one cheap request so that bad credentials fail before any file is written."""
+    from .hosted import NotHostedError
+
+    try:
+        client.get("/user_account")
+    except NotHostedError:
+        # The hosted API has no user account entity; its first list call checks access.
+        pass
 
 
 def _load_interrupted_packages(pipeline: dlt.Pipeline) -> None:
