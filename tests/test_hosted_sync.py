@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,3 +113,41 @@ def test_hosted_sync_skips_forbidden_account(simulator, hosted, tmp_path):
     expected = simulator.expected_row_counts()
     for table in ("ad_accounts", "campaigns", "ads"):
         assert query(pipeline, f"SELECT count(*) FROM pinterest.{table}")[0][0] == expected[table], table
+
+
+def test_cli_backend_airbyte_matches_direct(simulator, hosted, tmp_path):
+    """`run --backend airbyte` configured through environment variables alone."""
+    import os
+    import subprocess
+    import sys
+
+    from pipelines.pinterest.destinations import duckdb_destination
+
+    hosted.faults.keywords_need_ad_group = False
+    direct = make_duckdb_pipeline(tmp_path, "direct")
+    run_sync(make_config(simulator, tmp_path, resources=HOSTED_TABLES), pipeline=direct)
+    workdir = tmp_path / "cli"
+    workdir.mkdir()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SOURCES__", "DESTINATION"))}
+    env.update({
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "RUNTIME__DLTHUB_TELEMETRY": "false",
+        "DLT_DATA_DIR": str(workdir / "dlt"),
+        "SOURCES__PINTEREST__AIRBYTE__BASE_URL": hosted.base_url,
+        "SOURCES__PINTEREST__AIRBYTE__CLIENT_ID": hosted.client_id,
+        "SOURCES__PINTEREST__AIRBYTE__CLIENT_SECRET": hosted.client_secret,
+        "SOURCES__PINTEREST__AIRBYTE__CUSTOMER_NAME": hosted.customer_name,
+    })
+
+    result = subprocess.run([sys.executable, "-m", "pipelines.pinterest.cli", "run", "--backend", "airbyte"],
+                            cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    import dlt
+
+    through_cli = dlt.pipeline(pipeline_name="cli_read", dataset_name="pinterest",
+                               destination=duckdb_destination(workdir / "pinterest.duckdb", "pinterest"),
+                               pipelines_dir=str(tmp_path / "reader"))
+    for table in HOSTED_TABLES:
+        assert table_rows(through_cli, table) == table_rows(direct, table), table
+    assert query(through_cli, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'campaign_analytics'") == [(0,)]
