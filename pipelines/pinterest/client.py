@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
-import tenacity
 
 from pipelines.pinterest.auth import Credentials, PinterestAuth
 from pipelines.pinterest.errors import (
@@ -39,6 +38,7 @@ from pipelines.pinterest.errors import (
     read_error_envelope,
 )
 from pipelines.pinterest.ratelimit import RateLimits, category_for
+from pipelines.pinterest.retry import RetryPolicy, derive_error
 from pipelines.pinterest.settings import PAGE_SIZE
 from pipelines.pinterest.token_store import TokenStore
 
@@ -145,6 +145,40 @@ class _InstrumentedTransport(httpx.BaseTransport):
         self._inner.close()
 
 
+class ClientRetryPolicy(RetryPolicy):
+    """Retry policy of the direct client, raising ApiError and RateLimitExhausted."""
+
+    logger = logging.getLogger(__name__)
+
+    def check_wait(self, error: ApiError) -> None:
+        """Raise RateLimitExhausted when the server requests a wait above max_wait_seconds.
+
+        Errors that are not retried never raise it, whatever wait they carry.
+        """
+        if error.retryable:
+            super().check_wait(error)
+
+    def gave_up_error(self, error: ApiError, attempts: int) -> ApiError:
+        return derive_error(
+            ApiError,
+            error,
+            f"{error.api_message} (gave up after {attempts} attempts)",
+            fix=error.fix or "Pinterest or the network failed repeatedly, so run the sync again later.",
+        )
+
+    def wait_exceeded_error(self, error: ApiError, resume_at: datetime.datetime) -> ApiError:
+        return derive_error(
+            RateLimitExhausted,
+            error,
+            f"{error.api_message} (the server requested a wait of {error.retry_after:.0f} s)",
+            fix=(
+                f"The wait exceeds max_wait_seconds={self.max_wait_seconds:g}, so the request "
+                f"was not retried. Run the sync again after "
+                f"{resume_at.strftime('%Y-%m-%d %H:%M')} UTC, or raise max_wait_seconds."
+            ),
+        )
+
+
 class PinterestClient:
     """Client for Pinterest API v5 (see the module docstring for the retry policy).
 
@@ -169,11 +203,10 @@ class PinterestClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.max_retries = max_retries
         self._any_response = False
-        self.max_wait_seconds = max_wait_seconds
-        self.initial_backoff_seconds = initial_backoff_seconds
-        self.max_backoff_seconds = max_backoff_seconds
+        self.retry_policy = ClientRetryPolicy(
+            max_retries, max_wait_seconds, initial_backoff_seconds, max_backoff_seconds
+        )
 
         self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
         self.auth = PinterestAuth(self.base_url, credentials, token_store, timeout=timeout)
@@ -248,8 +281,7 @@ class PinterestClient:
         parameters.
         """
         endpoint = f"{method.upper()} {path}"
-        retrying = self._retrying(endpoint)
-        return retrying(self._send_once, method.upper(), path, params, json)
+        return self.retry_policy.call(endpoint, self._send_once, method.upper(), path, params, json)
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
         """Yield the non-empty `items` pages of a list endpoint, requested with page_size=250.
@@ -307,57 +339,7 @@ class PinterestClient:
         show only the host and path.
         """
         public_url = str(httpx.URL(url).copy_with(query=None, fragment=None))
-        retrying = self._retrying(f"GET {public_url}")
-        return retrying(self._download_once, url, public_url)
-
-    def _retrying(self, endpoint: str) -> tenacity.Retrying:
-        return tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.max_retries + 1),
-            wait=self._wait_seconds,
-            retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, ApiError) and exc.retryable),
-            before_sleep=lambda state: self._log_retry(endpoint, state),
-            retry_error_callback=self._give_up,
-        )
-
-    def _wait_seconds(self, retry_state: tenacity.RetryCallState) -> float:
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(error, ApiError) and error.retry_after is not None:
-            return error.retry_after
-
-        backoff = tenacity.wait_exponential_jitter(
-            multiplier=self.initial_backoff_seconds,
-            max=self.max_backoff_seconds,
-            jitter=self.initial_backoff_seconds,
-        )
-        return backoff(retry_state)
-
-    def _log_retry(self, endpoint: str, retry_state: tenacity.RetryCallState) -> None:
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        logger.warning(
-            "Retrying %s in %.1f s (attempt %d of %d): %s",
-            endpoint,
-            wait,
-            retry_state.attempt_number + 1,
-            self.max_retries + 1,
-            error,
-        )
-
-    def _give_up(self, retry_state: tenacity.RetryCallState) -> Any:
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        assert isinstance(error, ApiError)
-        final = ApiError(
-            error.status,
-            error.code,
-            f"{error.api_message} (gave up after {retry_state.attempt_number} attempts)",
-            error.endpoint,
-            error.request_id,
-            error.params,
-            ad_account_id=error.ad_account_id,
-            fix=error.fix or "Pinterest or the network failed repeatedly, so run the sync again later.",
-        )
-        logger.warning("%s", final)
-        raise final from error
+        return self.retry_policy.call(f"GET {public_url}", self._download_once, url, public_url)
 
     def _send_once(
         self,
@@ -387,7 +369,7 @@ class PinterestClient:
             ) from None
         except ApiError as error:
             # The token endpoint failed during a refresh inside the auth flow.
-            self._check_wait(error)
+            self.retry_policy.check_wait(error)
             raise
 
         self._any_response = True
@@ -395,7 +377,7 @@ class PinterestClient:
             return self._parse_success(response, endpoint, params, ad_account_id)
 
         error = self._error_from_response(response, method, path, params)
-        self._check_wait(error)
+        self.retry_policy.check_wait(error)
         if not error.retryable:
             logger.warning("%s", error)
         raise error
@@ -477,33 +459,6 @@ class PinterestClient:
 
         return ApiError(**arguments)
 
-    def _check_wait(self, error: ApiError) -> None:
-        """Raise RateLimitExhausted when the server requests a wait above max_wait_seconds."""
-        if not error.retryable or error.retry_after is None:
-            return
-        if error.retry_after <= self.max_wait_seconds:
-            return
-
-        resume_at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
-            seconds=error.retry_after
-        )
-        exhausted = RateLimitExhausted(
-            error.status,
-            error.code,
-            f"{error.api_message} (the server requested a wait of {error.retry_after:.0f} s)",
-            error.endpoint,
-            error.request_id,
-            error.params,
-            ad_account_id=error.ad_account_id,
-            fix=(
-                f"The wait exceeds max_wait_seconds={self.max_wait_seconds:g}, so the request "
-                f"was not retried. Run the sync again after "
-                f"{resume_at.strftime('%Y-%m-%d %H:%M')} UTC, or raise max_wait_seconds."
-            ),
-        )
-        logger.warning("%s", exhausted)
-        raise exhausted from None
-
     def _download_once(self, url: str, public_url: str) -> bytes:
         endpoint = f"GET {public_url}"
         started = time.monotonic()
@@ -539,7 +494,7 @@ class PinterestClient:
             retry_after=parse_retry_after(response.headers) if transient else None,
             fix=None if transient else "Report links live 5 minutes: request the report again.",
         )
-        self._check_wait(error)
+        self.retry_policy.check_wait(error)
         if not transient:
             logger.warning("%s", error)
         raise error

@@ -57,6 +57,34 @@ class StoredToken:
     rotated_from: str
 
 
+def choose_refresh_token(
+    stored: StoredToken | None,
+    client_id: str,
+    configured_refresh_token: str,
+    store_name: str,
+    store_logger: logging.Logger,
+) -> StoredToken:
+    """Pick the refresh token to use now from a store's entry and the configured token.
+
+    That is `stored` when it was rotated from `configured_refresh_token`, otherwise the
+    configured token itself (a new authorization, or a first run). Every token store's
+    `resolve()` applies this rule. A replaced stored token is logged on `store_logger`
+    naming `store_name`.
+    """
+    configured_fingerprint = fingerprint(configured_refresh_token)
+    if stored is not None and stored.rotated_from == configured_fingerprint:
+        return stored
+
+    if stored is not None:
+        store_logger.info(
+            "The configured Pinterest refresh token for client id %s differs from the one "
+            "the stored token in %s was rotated from: using the configured token",
+            client_id,
+            store_name,
+        )
+    return StoredToken(configured_refresh_token, None, configured_fingerprint)
+
+
 class TokenStore:
     """JSON file of the newest refresh token per client id (see the module docstring)."""
 
@@ -98,19 +126,7 @@ class TokenStore:
         That is the stored token when it was rotated from `configured_refresh_token`,
         otherwise the configured token itself (a new authorization, or a first run).
         """
-        configured_fingerprint = fingerprint(configured_refresh_token)
-        stored = self.load(client_id)
-        if stored is not None and stored.rotated_from == configured_fingerprint:
-            return stored
-
-        if stored is not None:
-            logger.info(
-                "The configured Pinterest refresh token for client id %s differs from the one "
-                "the stored token in %s was rotated from: using the configured token",
-                client_id,
-                self.path,
-            )
-        return StoredToken(configured_refresh_token, None, configured_fingerprint)
+        return choose_refresh_token(self.load(client_id), client_id, configured_refresh_token, str(self.path), logger)
 
     def save(self, client_id: str, token: StoredToken) -> None:
         """Write `token` as the newest token of `client_id`, keeping other client ids.

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.pinterest.errors import ConfigError, PinterestSyncError
-from pipelines.pinterest.token_store import StoredToken, TokenStore, fingerprint
+from pipelines.pinterest.token_store import StoredToken, TokenStore, choose_refresh_token
 
 logger = logging.getLogger(__name__)
 
@@ -145,19 +145,7 @@ class SqlTokenStore:
         That is the stored token when it was rotated from `configured_refresh_token`,
         otherwise the configured token itself (a new authorization, or a first run).
         """
-        configured_fingerprint = fingerprint(configured_refresh_token)
-        stored = self.load(client_id)
-        if stored is not None and stored.rotated_from == configured_fingerprint:
-            return stored
-
-        if stored is not None:
-            logger.info(
-                "The configured Pinterest refresh token for client id %s differs from the one "
-                "the stored token in %s was rotated from: using the configured token",
-                client_id,
-                self.path,
-            )
-        return StoredToken(configured_refresh_token, None, configured_fingerprint)
+        return choose_refresh_token(self.load(client_id), client_id, configured_refresh_token, self.path, logger)
 
     def save(self, client_id: str, token: StoredToken) -> None:
         """Write `token` as the newest token of `client_id`.

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
-import tenacity
 
 from ..errors import ApiError, parse_retry_after
+from ..retry import RetryPolicy as SharedRetryPolicy, derive_error
 from .errors import (
     HostedAccessDenied,
     HostedApiError,
@@ -29,8 +29,6 @@ from .errors import (
 )
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 def error_from_response(
@@ -75,53 +73,25 @@ def error_from_response(
     return HostedApiError(**arguments)
 
 
-class RetryPolicy:
-    """Run one request function with the module's retry rules.
+class RetryPolicy(SharedRetryPolicy):
+    """Retry policy of the hosted path, raising HostedApiError and HostedRateLimitExhausted."""
 
-    `max_retries` counts attempts after the first. `initial_backoff_seconds` and
-    `max_backoff_seconds` shape the backoff used when the server names no wait.
-    """
+    logger = logging.getLogger(__name__)
 
-    def __init__(
-        self,
-        max_retries: int = 5,
-        max_wait_seconds: float = 300.0,
-        initial_backoff_seconds: float = 1.0,
-        max_backoff_seconds: float = 60.0,
-    ) -> None:
-        self.max_retries = max_retries
-        self.max_wait_seconds = max_wait_seconds
-        self.initial_backoff_seconds = initial_backoff_seconds
-        self.max_backoff_seconds = max_backoff_seconds
-
-    def call(self, endpoint: str, function: Callable[..., T], *args: Any) -> T:
-        """Call `function(*args)`, retrying the retryable ApiErrors it raises.
-
-        `function` calls `check_wait` before it raises, so an overlong wait never sleeps.
-        """
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.max_retries + 1),
-            wait=self._wait_seconds,
-            retry=tenacity.retry_if_exception(lambda error: isinstance(error, ApiError) and error.retryable),
-            before_sleep=lambda state: self._log_retry(endpoint, state),
-            retry_error_callback=self._give_up,
+    def gave_up_error(self, error: ApiError, attempts: int) -> ApiError:
+        return derive_error(
+            HostedApiError,
+            error,
+            f"{error.api_message} (gave up after {attempts} attempts)",
+            connector_id=getattr(error, "connector_id", None),
+            fix=error.fix or "Airbyte or the network failed repeatedly; run the sync again later.",
         )
-        return retrying(function, *args)
 
-    def check_wait(self, error: ApiError) -> None:
-        """Raise HostedRateLimitExhausted when the server requests a wait above max_wait_seconds."""
-        if error.retry_after is None or error.retry_after <= self.max_wait_seconds:
-            return
-
-        resume_at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=error.retry_after)
-        exhausted = HostedRateLimitExhausted(
-            error.status,
-            error.code,
+    def wait_exceeded_error(self, error: ApiError, resume_at: datetime.datetime) -> ApiError:
+        return derive_error(
+            HostedRateLimitExhausted,
+            error,
             f"{error.api_message} (the server asks to wait {error.retry_after:.0f} s)",
-            error.endpoint,
-            error.request_id,
-            error.params,
-            ad_account_id=error.ad_account_id,
             connector_id=getattr(error, "connector_id", None),
             retry_after=error.retry_after,
             fix=(
@@ -129,46 +99,3 @@ class RetryPolicy:
                 f"retried. Run the sync again after {resume_at.strftime('%Y-%m-%d %H:%M')} UTC."
             ),
         )
-        logger.warning("%s", exhausted)
-        raise exhausted from None
-
-    def _wait_seconds(self, retry_state: tenacity.RetryCallState) -> float:
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(error, ApiError) and error.retry_after is not None:
-            return error.retry_after
-
-        backoff = tenacity.wait_exponential_jitter(
-            multiplier=self.initial_backoff_seconds,
-            max=self.max_backoff_seconds,
-            jitter=self.initial_backoff_seconds,
-        )
-        return backoff(retry_state)
-
-    def _log_retry(self, endpoint: str, retry_state: tenacity.RetryCallState) -> None:
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        logger.warning(
-            "Retrying %s in %.1f s (attempt %d of %d): %s",
-            endpoint,
-            wait,
-            retry_state.attempt_number + 1,
-            self.max_retries + 1,
-            error,
-        )
-
-    def _give_up(self, retry_state: tenacity.RetryCallState) -> Any:
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        assert isinstance(error, ApiError)
-        final = HostedApiError(
-            error.status,
-            error.code,
-            f"{error.api_message} (gave up after {retry_state.attempt_number} attempts)",
-            error.endpoint,
-            error.request_id,
-            error.params,
-            ad_account_id=error.ad_account_id,
-            connector_id=getattr(error, "connector_id", None),
-            fix=error.fix or "Airbyte or the network failed repeatedly; run the sync again later.",
-        )
-        logger.warning("%s", final)
-        raise final from error
