@@ -317,9 +317,13 @@ def load_config(
         backend_key = "--backend" if backend is not None else f"{SECTION}.backend"
         raise ConfigError(f"{backend_key} = {raw_backend!r} is unknown: use one of {', '.join(BACKENDS)}.")
 
+    examples = {"--resources": "campaigns,campaign_analytics", "--ad-account-ids": "549755885175"}
     for flag, given in (("--resources", resources), ("--ad-account-ids", ad_account_ids)):
         if given is not None and not given.strip(" ,"):
-            raise ConfigError(f"{flag} is empty: name at least one value, or leave the option out to use the configuration.")
+            raise ConfigError(
+                f"{flag} is empty: name at least one value, for example {flag} {examples[flag]}, "
+                "or leave the option out to use the configuration."
+            )
     ids_key = "--ad-account-ids" if ad_account_ids is not None else f"{SECTION}.ad_account_ids"
     ids = parse_id_list(ad_account_ids if ad_account_ids is not None else read_config(f"{SECTION}.ad_account_ids"), ids_key)
     selected = parse_resources(resources if resources is not None else read_config(f"{SECTION}.resources"),
