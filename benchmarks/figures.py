@@ -33,6 +33,7 @@ MAX_MEMORY_GROWTH = 1.2
 MAX_DAILY_SHARE = 0.15
 TARGET_LATENCY_MS = 50.0
 TARGET_SCALE = "large"
+MAX_REASON_CHARACTERS = 220
 
 
 def endpoint_category(endpoint: str) -> str | None:
@@ -163,9 +164,20 @@ def stop_reason(measurement: SyncMeasurement) -> str:
     """Say why a run did not complete: its time limit, or the last line of its error."""
     error = (measurement.error or "").strip()
     if error.startswith("stopped after"):
-        return f"stopped at its time limit ({error})"
-    last_line = error.splitlines()[-1] if error else "no error recorded"
-    return f"failed: {last_line[:300]}"
+        return error.replace("stopped after", "stopped at its time limit after", 1)
+    lines = error.splitlines()
+    # The product's own exception names the endpoint; dlt's wrapper around it does not.
+    product_errors = [line for line in lines if line.startswith("pipelines.pinterest.errors.")]
+    if product_errors:
+        last_line = product_errors[0]
+    elif lines:
+        last_line = lines[-1]
+    else:
+        last_line = "no error recorded"
+    last_line = last_line.removeprefix("pipelines.pinterest.errors.").split(" [", 1)[0]
+    if len(last_line) > MAX_REASON_CHARACTERS:
+        last_line = last_line[:MAX_REASON_CHARACTERS] + "..."
+    return f"failed: {last_line}"
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

@@ -1,6 +1,6 @@
 """The machine a benchmark ran on, and CPU and peak memory of a live child process.
 
-Both read Linux's `/proc`. Where a file is missing (another OS), the field says
+Both read Linux's `/proc`. Where a file is missing (another OS), the field is
 "unknown" or the sample is None, and the run still completes.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -68,6 +69,17 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def _git_revision() -> str:
+    """Return the checked-out commit, and how many files differ from it, so a figure names its code."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        changes = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}, {len(changes)} files changed or untracked" if changes else commit
+
+
 def describe_machine() -> dict[str, str]:
     """Return the CPU, cores, memory, OS and the versions that shape the figures."""
     try:
@@ -82,5 +94,6 @@ def describe_machine() -> dict[str, str]:
         "Python": platform.python_version(),
     }
     info.update({package: _version(package) for package in PACKAGES})
+    info["git commit"] = _git_revision()
     info["load average at start (1, 5, 15 min)"] = load
     return info

@@ -89,7 +89,7 @@ def minimum_requests(
     """Return the minimum requests per endpoint for a full sync of every table.
 
     `data` is a `SimulatorData`. `report_status_polls` is how many status checks a report
-    needs before it is FINISHED (the simulator answers IN_PROGRESS a set number of
+    needs before it is FINISHED (the simulator returns IN_PROGRESS a set number of
     times first). `sync_windows` counts the 90-day windows of the requested dates, and
     `report_windows` the 186-day windows of keyword reports. `skipped_tables` names
     analytics tables left out of the sync; their endpoints then cost nothing.
@@ -198,7 +198,7 @@ def _add_organic(minimum: Counter[str], data: Any, sync_windows: int) -> None:
 
 def _add_catalogs(minimum: Counter[str], data: Any) -> None:
     if not data.has_catalog:
-        # Each catalog endpoint answers 409 once for a user without a catalog.
+        # Each catalog endpoint returns 409 once for a user without a catalog.
         for path in ("/catalogs", "/catalogs/feeds", "/catalogs/product_groups"):
             minimum[f"GET {path}"] = 1
         return

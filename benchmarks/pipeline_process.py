@@ -29,7 +29,7 @@ POLL_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class SyncJob:
-    """One `run_sync` of every table into DuckDB; `work_dir` holds its database and state."""
+    """One `run_sync` of every table into DuckDB; `work_dir` contains its database and dlt state."""
 
     label: str
     base_url: str
@@ -62,10 +62,21 @@ class SyncMeasurement:
     table_rows: dict[str, int] = field(default_factory=dict)
     failed_resources: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _cpu_seconds(usage: resource.struct_rusage) -> float:
     return usage.ru_utime + usage.ru_stime
+
+
+def _step_seconds(pipeline: object) -> dict[str, float]:
+    """Wall time of each dlt step (extract, normalize, load) of the pipeline's last run."""
+    trace = getattr(pipeline, "last_trace", None)
+    seconds: dict[str, float] = {}
+    for step in getattr(trace, "steps", []) or []:
+        if step.step in ("extract", "normalize", "load") and step.started_at and step.finished_at:
+            seconds[step.step] = seconds.get(step.step, 0.0) + (step.finished_at - step.started_at).total_seconds()
+    return seconds
 
 
 def _run(job: SyncJob, connection: Connection) -> None:
@@ -119,6 +130,7 @@ def _run(job: SyncJob, connection: Connection) -> None:
                 client_requests=result.requests,
                 table_rows={table: count for table, count in rows.items() if not table.startswith("_dlt")},
                 failed_resources=dict(result.summary.failed_resources),
+                step_seconds=_step_seconds(pipeline),
             )
         )
     except BaseException:

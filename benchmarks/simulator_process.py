@@ -145,7 +145,7 @@ class SimulatorProcess:
             raise RuntimeError("The simulator process is not running: enter the context first.")
         self._connection.send("snapshot")
         if not self._connection.poll(SNAPSHOT_TIMEOUT_SECONDS):
-            raise RuntimeError(f"The simulator process did not answer a snapshot within {SNAPSHOT_TIMEOUT_SECONDS:.0f} s.")
+            raise RuntimeError(f"The simulator process returned no snapshot within {SNAPSHOT_TIMEOUT_SECONDS:.0f} s.")
         return self._connection.recv()
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks.figures import ScaleResult, check_targets, rate_limit_seconds
 from benchmarks.minimum import endpoint_key, minimum_requests
-from benchmarks.report import render_page
+from benchmarks.report import displayed_command, render_page
 from benchmarks.run import parse_arguments, run_scale, standard_rate_limits
 from pipelines.pinterest.simulator import SimulatorData
 from pipelines.pinterest.simulator.data import ENTITY_TABLES
@@ -110,6 +110,7 @@ def test_harness_measures_pipeline_process(small_result: ScaleResult) -> None:
     assert 0 < measurement.cpu_seconds < measurement.process_cpu_seconds
     assert measurement.peak_rss_mb > 50
     assert small_result.full.simulator_cpu_seconds > 0
+    assert set(measurement.step_seconds) == {"extract", "normalize", "load"}
 
 
 def test_harness_bound_from_requests(small_result: ScaleResult) -> None:
@@ -134,8 +135,32 @@ def test_page_lists_targets_and_scale(small_result: ScaleResult, tmp_path: Path)
     assert len(check_targets([small_result])) >= 6
 
 
+def test_displayed_command_drops_file_options() -> None:
+    command = "uv run python -m benchmarks.run --scales small --output /tmp/page.md --results-json=/tmp/a.json"
+
+    assert displayed_command(command) == "uv run python -m benchmarks.run --scales small"
+
+
 def test_arguments_reject_unknown_scale(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         parse_arguments(["--scales", "small,huge"])
 
     assert "--scales 'small,huge' is invalid" in capsys.readouterr().err
+
+
+def test_arguments_reject_entity_table(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_arguments(["--skip-tables", "campaigns"])
+
+    assert "only analytics tables can be left out" in capsys.readouterr().err
+
+
+def test_minimum_skips_left_out_tables() -> None:
+    data = SimulatorData.generate(seed=7, scale="small", today=TODAY)
+
+    minimum = minimum_requests(data, report_status_polls=2, skipped_tables=("keyword_analytics", "targeting_analytics"))
+
+    assert "POST /ad_accounts/{ad_account_id}/reports" not in minimum
+    assert "GET (report download)" not in minimum
+    assert "GET /ad_accounts/{ad_account_id}/targeting_analytics" not in minimum
+    assert sum(minimum.values()) == 95 - 12 - 3
