@@ -400,7 +400,7 @@ def test_download_sends_no_authorization(sim: Simulator, tmp_path: Path, caplog:
 
 
 def test_refused_first_connection_fails_fast(tmp_path: Path) -> None:
-    """A base URL nobody listens on fails on the first attempt, naming the URL."""
+    """A base URL with no listener fails on the first attempt, naming the URL."""
     store = TokenStore(tmp_path / "tokens.json")
     credentials = Credentials("1", "secret", "refresh")
     with PinterestClient("http://127.0.0.1:9/v5", credentials, store, max_retries=5) as client:
@@ -414,7 +414,7 @@ def test_refused_first_connection_fails_fast(tmp_path: Path) -> None:
 
 
 def test_silent_token_endpoint_times_out(tmp_path: Path) -> None:
-    """A server that accepts the connection and never answers fails after the timeout."""
+    """A server that accepts the connection and never responds fails after the timeout."""
     import socket
     import threading
 

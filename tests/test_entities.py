@@ -161,7 +161,7 @@ def test_edited_board_updates_row(simulator, tmp_path):
 
 
 def test_board_pin_cap_truncates_board(simulator, tmp_path):
-    """C01: page 401 of a board answers 400; the run keeps 100,000 pins and reports it."""
+    """C01: page 401 of a board returns 400, so the run keeps 100,000 pins and reports the cap."""
     data = simulator.data
     big_board, small_board = "700000000000000001", "700000000000000002"
     template = next(iter(data.pins.values()))

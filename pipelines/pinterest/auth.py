@@ -208,8 +208,8 @@ class PinterestAuth(httpx.Auth):
                 ),
                 "Accept": "application/json",
             },
-            # httpx applies the client's timeout only to requests it builds itself; a request
-            # yielded from an auth flow carries its own, or it could wait forever.
+            # httpx applies the client's timeout only to requests it builds itself. A request
+            # yielded from an auth flow needs its own, or it could wait forever.
             extensions={"timeout": httpx.Timeout(self.timeout).as_dict()},
         )
 

@@ -118,8 +118,8 @@ class PaginationError(PinterestSyncError):
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Return the wait in seconds that a response requests, or None.
 
-    `Retry-After` may hold seconds or an HTTP date. Pinterest's own `X-RateLimit-Reset`
-    holds the seconds until the quota resets (about 67,000 after a daily limit).
+    `Retry-After` may contain seconds or an HTTP date. Pinterest's own `X-RateLimit-Reset`
+    contains the seconds until the quota resets (about 67,000 after a daily limit).
     """
     retry_after = headers.get("retry-after")
     if retry_after:

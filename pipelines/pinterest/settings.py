@@ -15,7 +15,7 @@ DEFAULT_START_DAYS_AGO = 89
 PAGE_SIZE = 250
 
 # Campaigns, ad groups and ads default to ACTIVE and PAUSED on the API side, which hides
-# archived entities and their spend. The pipeline asks for all three.
+# archived entities and their spend. The pipeline requests all three.
 DEFAULT_ENTITY_STATUSES = ("ACTIVE", "PAUSED", "ARCHIVED")
 
 ENTITY_TABLES = (
