@@ -227,3 +227,58 @@ def test_timestamps_are_utc(simulator, tmp_path):
     assert stored == [(int(campaign["created_time"]),)]
     types = dict(query(pipeline, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'campaigns'"))
     assert types["created_time"] == "TIMESTAMP WITH TIME ZONE"
+
+
+def _lister(simulator, tmp_path, max_workers: int = 4):
+    from pipelines.pinterest.client import PinterestClient
+    from pipelines.pinterest.config import Credentials
+    from pipelines.pinterest.listing import EntityLister
+
+    credentials = Credentials(simulator.client_id, simulator.client_secret, simulator.refresh_token)
+    client = PinterestClient(simulator.base_url, credentials, TokenStore(tmp_path / "tokens.json"))
+    return client, EntityLister(client, max_workers=max_workers)
+
+
+def test_lister_take_keeps_references(simulator, tmp_path):
+    account_id = next(iter(simulator.data.ad_accounts))
+    ads = [ad for ad in simulator.data.ads.values() if ad["ad_account_id"] == account_id]
+    endpoint = "GET /v5/ad_accounts/{ad_account_id}/ads"
+    client, lister = _lister(simulator, tmp_path)
+    with client:
+        references = lister.list(account_id, "ads")
+        before = simulator.request_counts[endpoint]
+        taken = lister.take(account_id, "ads")
+        again = lister.list(account_id, "ads")
+        assert simulator.request_counts[endpoint] == before
+        # A second take has no cached objects left, so it lists the ads again.
+        retaken = lister.take(account_id, "ads")
+        assert simulator.request_counts[endpoint] == before + 1
+
+    expected_references = [
+        {"id": ad["id"], "campaign_id": ad["campaign_id"], "ad_group_id": ad["ad_group_id"]} for ad in ads
+    ]
+    assert references == expected_references
+    assert again == expected_references
+    assert [ad["id"] for ad in taken] == [ad["id"] for ad in ads]
+    assert {"status", "name", "created_time"} <= set(taken[0])
+    assert [ad["id"] for ad in retaken] == [ad["id"] for ad in ads]
+
+
+@pytest.mark.parametrize("max_workers", [1, 4])
+def test_promotions_keep_ad_group_order(simulator, tmp_path, max_workers):
+    account_id = next(iter(simulator.data.ad_accounts))
+    group_order = [group_id for group_id, group in simulator.data.ad_groups.items() if group["ad_account_id"] == account_id]
+    client, lister = _lister(simulator, tmp_path, max_workers)
+    with client:
+        promotions = lister.take_by_ad_group(account_id, "product_group_promotions")
+        references = lister.list_by_ad_group(account_id, "product_group_promotions")
+
+    expected = sorted(
+        (promotion for promotion in simulator.data.product_group_promotions.values()
+         if simulator.data.ad_account_of_promotion(promotion) == account_id),
+        key=lambda promotion: group_order.index(str(promotion["ad_group_id"]).removeprefix("AG")),
+    )
+    assert expected
+    assert [promotion["id"] for promotion in promotions] == [promotion["id"] for promotion in expected]
+    assert [reference["id"] for reference in references] == [promotion["id"] for promotion in expected]
+    assert simulator.request_counts["GET /v5/ad_accounts/{ad_account_id}/product_group_promotions"] == len(group_order)

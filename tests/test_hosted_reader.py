@@ -198,7 +198,7 @@ def test_lister_lists_archived_through_hosted(simulator, hosted):
     with hosted_client(hosted) as client:
         lister = HostedLister(client)
         ids = lister.ids(account_id, "campaigns")
-        again = lister.list(account_id, "campaigns")
+        again = lister.take(account_id, "campaigns")
 
     assert isinstance(lister, EntityLister)
     assert ids == expected

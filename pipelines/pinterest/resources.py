@@ -171,7 +171,7 @@ def _board_pins(context: RunContext, board_id: str) -> Iterator[dict[str, Any]]:
 def _account_children(context: RunContext, child: AccountChild) -> Iterator[pa.Table]:
     def fetch(account: dict[str, Any]) -> Iterator[pa.Table]:
         ad_account_id = str(account["id"])
-        records = _read_account(context, child.table, ad_account_id, lambda: context.lister.list(ad_account_id, child.kind))
+        records = _read_account(context, child.table, ad_account_id, lambda: context.lister.take(ad_account_id, child.kind))
         yield from batched_tables(records, child.timestamps, extra={"ad_account_id": ad_account_id})
 
     yield from fan_out(context.active_accounts(), fetch, context.config.max_workers)
@@ -185,7 +185,7 @@ def _keywords(context: RunContext) -> Iterator[pa.Table]:
     """
 
     def read(ad_account_id: str) -> list[dict[str, Any]]:
-        records = list(context.lister.list(ad_account_id, "keywords"))
+        records = context.lister.take(ad_account_id, "keywords")
         records.extend(_ad_group_keywords(context, ad_account_id, context.lister.ids(ad_account_id, "ad_groups")))
         return records
 
@@ -229,7 +229,7 @@ def _product_group_promotions(context: RunContext) -> Iterator[pa.Table]:
     """Load product group promotions per ad group: the endpoint requires `ad_group_id`."""
 
     def read(ad_account_id: str) -> list[dict[str, Any]]:
-        return context.direct_lister.list_by_ad_group(ad_account_id, "product_group_promotions")
+        return context.direct_lister.take_by_ad_group(ad_account_id, "product_group_promotions")
 
     def fetch(account: dict[str, Any]) -> Iterator[pa.Table]:
         ad_account_id = str(account["id"])

@@ -276,8 +276,8 @@ class HostedLister(EntityLister):
     behave exactly as on the direct path.
     """
 
-    def __init__(self, client: HostedClient, entity_statuses: Iterable[str] = DEFAULT_ENTITY_STATUSES) -> None:
-        super().__init__(client, entity_statuses)
+    def __init__(self, client: HostedClient, entity_statuses: Iterable[str] = DEFAULT_ENTITY_STATUSES, max_workers: int = 4) -> None:
+        super().__init__(client, entity_statuses, max_workers)
 
 
 def _as_list(value: Any) -> list[str]:
