@@ -444,8 +444,9 @@ class TwoRuns:
 def run_twice_at_once(tmp_path: Path, destination_environment: dict[str, str], finish_first: bool = True) -> TwoRuns:
     """Start `pinterest-sync run` and, once it is sending requests, the same command again.
 
-    The simulator delays each response by 800 ms so that the first run is still busy
-    when the second one starts. With `finish_first` False the first run is terminated
+    The simulator delays each response by 800 ms, and one worker per resource makes the
+    first run list product group promotions one ad group after another, so that it is
+    still busy when the second one starts. With `finish_first` False the first run is terminated
     once the second has exited.
     """
     with Simulator(SimulatorConfig(seed=7, scale="small", latency_ms=800)) as sim:
@@ -460,6 +461,7 @@ def run_twice_at_once(tmp_path: Path, destination_environment: dict[str, str], f
             "SOURCES__PINTEREST__CREDENTIALS__CLIENT_SECRET": sim.client_secret,
             "SOURCES__PINTEREST__CREDENTIALS__REFRESH_TOKEN": sim.refresh_token,
             "SOURCES__PINTEREST__TOKEN_STORE_PATH": str(token_path),
+            "SOURCES__PINTEREST__MAX_WORKERS": "1",
         }
         command = [sys.executable, "-m", "pipelines.pinterest.cli", "run", "--resources", ",".join(ENTITY_TABLES)]
         first = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

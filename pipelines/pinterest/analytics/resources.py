@@ -82,7 +82,8 @@ def _ads_resource(table: AdsTable, run: AdsRun) -> DltResource:
     schema = ads_schema(table, request_columns(table, run.settings), run.settings.hourly)
 
     def extract() -> Iterator[pa.Table]:
-        state = dlt.current.resource_state()
+        # The name is explicit because dlt cannot find it from a worker thread.
+        state = dlt.current.resource_state(table.name)
         log = UnavailableLog()
         yield from ads_table_batches(table, run, state, log)
         log.save(state)
@@ -94,6 +95,7 @@ def _ads_resource(table: AdsTable, run: AdsRun) -> DltResource:
         write_disposition="merge",
         primary_key=key_columns(table, run.settings.hourly),
         columns=column_hints(schema),
+        parallelized=True,
     )
 
 
@@ -104,7 +106,7 @@ def _organic_resource(
     batches: Callable[[UnavailableLog], Iterator[pa.Table]],
 ) -> DltResource:
     def extract() -> Iterator[pa.Table]:
-        state = dlt.current.resource_state()
+        state = dlt.current.resource_state(name)
         log = UnavailableLog()
         yield from batches(log)
         log.save(state)
@@ -116,5 +118,6 @@ def _organic_resource(
         write_disposition="merge",
         primary_key=key,
         columns=column_hints(schema),
+        parallelized=True,
     )
 
