@@ -190,3 +190,23 @@ def test_parquet_physical_types(loaded):
     assert types["ad_analytics"]["spend_in_micro_dollar"] == pa.int64()
     assert types["ad_analytics"]["date"] == pa.date32()
     assert types["pin_analytics"]["date"] == pa.date32()
+
+
+@pytest.mark.parametrize("stem", ["pinterest", "other"])
+def test_configured_duckdb_memory_limit_applies(tmp_path, monkeypatch, stem):
+    monkeypatch.setenv("DESTINATION__DUCKDB__MEMORY_LIMIT", "300MB")
+    database = tmp_path / f"{stem}.duckdb"
+    pipeline = dlt.pipeline(
+        pipeline_name=f"limit_{stem}", dataset_name="pinterest",
+        destination=duckdb_destination(database, "pinterest"), pipelines_dir=str(tmp_path / "pipelines"),
+    )
+    pipeline.run([{"id": "1"}], table_name="probe")
+
+    with pipeline.sql_client() as client:
+        limit = client.execute_sql("SELECT current_setting('memory_limit')")[0][0]
+        order = client.execute_sql("SELECT current_setting('preserve_insertion_order')")[0][0]
+        rows = client.execute_sql(f"SELECT id FROM {client.make_qualified_table_name('probe')}")
+    # DuckDB reports the limit in its own units: 300 MB is 286.1 MiB.
+    assert limit == "286.1 MiB"
+    assert order is False
+    assert rows == [("1",)]
