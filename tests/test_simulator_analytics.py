@@ -19,8 +19,10 @@ from pipelines.pinterest.simulator import Simulator, SimulatorConfig, SimulatorD
 from pipelines.pinterest.simulator import analytics_columns as columns_module
 from pipelines.pinterest.simulator.metrics import (
     DEFAULT_ATTRIBUTION,
+    TARGETING_VALUES,
     AttributionSettings,
     MetricsModel,
+    _uniforms,
     split_exactly,
 )
 
@@ -187,6 +189,54 @@ def test_split_exactly_keeps_total() -> None:
     assert sum(parts) == 1_000_003
     assert parts[2] == 0
     assert split_exactly(7, [1.0, 1.0, 1.0]) == [3, 2, 2]
+
+
+def test_series_matches_entity_metrics() -> None:
+    """`series` is a faster `entity_metrics` over many days: both give the same values."""
+    model = MetricsModel(SimulatorData.generate(7, "small", TODAY), seed=7, today=TODAY)
+    ad_id = next(iter(model.data.ads))
+    keyword_id = next(iter(model.data.keywords))
+    promotion_id = next(iter(model.data.product_group_promotions))
+    days = [TODAY - dt.timedelta(days=offset) for offset in range(40, -1, -1)]
+    model.set_ad_metric(ad_id, days[3], "SPEND_IN_MICRO_DOLLAR", 0)
+    model.set_ad_metric(ad_id, days[4], "TOTAL_IMPRESSION", None)
+    model.set_ad_metric(ad_id, days[5], "TOTAL_CHECKOUT", -3)
+    model.set_keyword_metric(keyword_id, days[6], "TOTAL_CLICKTHROUGH", 11)
+    model.restate(days=5, factor=1.5)
+    columns = frozenset(MetricsModel.all_additive_columns())
+    settings_cases = [DEFAULT_ATTRIBUTION, AttributionSettings(click_window_days=7, view_window_days=0, conversion_report_time="TIME_OF_CONVERSION")]
+    for kind, entity_id in (("ad", ad_id), ("keyword", keyword_id), ("product_group", promotion_id)):
+        for settings in settings_cases:
+            for video in (False, True):
+                for hourly in (False, True):
+                    expected = [model.entity_metrics(kind, entity_id, day, columns, settings, video, hourly) for day in days]
+                    assert model.series(kind, entity_id, days, columns, settings, video, hourly) == expected
+
+
+def test_targeting_split_matches_split_exactly() -> None:
+    """Every column of a targeting split is `split_exactly` with the same weights."""
+    model = MetricsModel(SimulatorData.generate(7, "small", TODAY), seed=7, today=TODAY)
+    values = {"A": 1_000_003, "B": 7, "C": 1, "D": 0, "E": -5, "F": 123_456_789}
+    for offset in range(30):
+        day = TODAY - dt.timedelta(days=offset)
+        for targeting_type, targets in (("GENDER", None), ("AGE_BUCKET", None), ("AUDIENCE_INCLUDE", ["1", "2", "3", "4", "5"])):
+            split = model.targeting_split("ad", "42", day, targeting_type, values, targets)
+            names = targets or list(TARGETING_VALUES[targeting_type])
+            weights = targeting_weights(model, "42", day, targeting_type, len(names))
+            expected: dict[str, dict[str, int]] = {}
+            for column, value in values.items():
+                for name, part in zip(names, split_exactly(value, weights)):
+                    if part:
+                        expected.setdefault(name, {})[column] = part
+            assert split == {name: expected[name] for name in names if name in expected}
+
+
+def targeting_weights(model: MetricsModel, entity_id: str, day: dt.date, targeting_type: str, count: int) -> list[float]:
+    draws = _uniforms(model.seed, "targeting", "ad", entity_id, day.isoformat(), targeting_type, 0)[:count]
+    weights = [draw * draw if draw >= 0.15 or index == 0 else 0.0 for index, draw in enumerate(draws)]
+    if not any(weights):
+        weights[0] = 1.0
+    return weights
 
 
 def test_model_override_rejects_rates() -> None:

@@ -23,11 +23,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import operator
 import re
 import struct
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 ATTRIBUTION_WINDOW_DAYS = (0, 1, 7, 14, 30, 60)
@@ -311,6 +312,11 @@ class _DayFigures:
         multiplier = CONVERSION_EVENTS[event][1]
         return _round(self.order_value_micro * multiplier * (0.8 + 0.4 * self.draws[14]) / 10_000) * 10_000
 
+    @cached_property
+    def unit_values(self) -> tuple[int, ...]:
+        """`unit_value` of every event, in CONVERSION_EVENTS order."""
+        return tuple(self.unit_value(event) for event in CONVERSION_EVENTS)
+
 
 _UNIFORM_SCALE = 1 / 4_294_967_296
 
@@ -339,6 +345,43 @@ def split_exactly(value: int, weights: Iterable[float]) -> list[int]:
     for index in order[:remainder]:
         parts[index] += 1
     return parts
+
+
+def _split_columns(values: Mapping[str, int], targets: Sequence[str], weights: list[float]) -> dict[str, dict[str, int]]:
+    """Split every value with `split_exactly(value, weights)`; return {target: {column: part}}.
+
+    Targets and columns whose part is zero are left out. All columns share the weights,
+    so the shares are computed a target at a time over every column, and the remainder
+    step runs only for the columns that have one.
+    """
+    total = sum(weights)
+    if total <= 0:
+        return {}
+    columns = list(values)
+    amounts = list(values.values())
+    shares = [[amount * weight / total for amount in amounts] for weight in weights]
+    parts = [[*map(int, target_shares)] for target_shares in shares]
+    remainders = [*map(operator.sub, amounts, map(sum, zip(*parts)))]
+    if any(remainders):
+        # split_exactly hands each remainder out in the order of (part - share, index).
+        # The stable sort keeps equal gaps in index order, and list.index finds the
+        # first of equal minimums, so both follow that order.
+        indexes = range(len(weights))
+        gaps_by_column = zip(*[[*map(operator.sub, target_parts, target_shares)] for target_parts, target_shares in zip(parts, shares)])
+        for column_index, remainder, gaps in zip(range(len(columns)), remainders, gaps_by_column):
+            if not remainder:
+                continue
+            if remainder == 1:
+                parts[gaps.index(min(gaps))][column_index] += 1
+                continue
+            for index in sorted(indexes, key=gaps.__getitem__)[:remainder]:
+                parts[index][column_index] += 1
+    result: dict[str, dict[str, int]] = {}
+    for target, target_parts in zip(targets, parts):
+        split = {column: part for column, part in zip(columns, target_parts) if part}
+        if split:
+            result[target] = split
+    return result
 
 
 def parse_day(value: dt.date | str) -> dt.date:
@@ -382,6 +425,45 @@ def additive_columns_for(columns: Iterable[str]) -> frozenset[str]:
         elif column in DERIVED_COLUMNS:
             needed.update(DERIVED_COLUMNS[column][1])
     return frozenset(needed)
+
+
+# (source, event) pairs in the order `MetricsModel.conversion_figures` lists them.
+CONVERSION_PAIRS = tuple((source, event) for source in CONVERSION_SOURCES for event in CONVERSION_EVENTS)
+_EVENT_SHARES = tuple(share for share, _ in CONVERSION_EVENTS.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnPlan:
+    """The additive columns of a request, grouped by how one entity-day computes them.
+
+    A conversion column is (column, indexes into CONVERSION_PAIRS it sums, whether it
+    sums values rather than counts).
+    """
+
+    delivery: tuple[str, ...]
+    video: tuple[str, ...]
+    conversions: tuple[tuple[str, tuple[int, ...], bool], ...]
+
+
+@lru_cache(maxsize=256)
+def column_plan(columns: frozenset[str]) -> ColumnPlan:
+    """Group `columns` for `MetricsModel.series`; columns the model does not compute are left out."""
+    delivery: list[str] = []
+    video: list[str] = []
+    conversions: list[tuple[str, tuple[int, ...], bool]] = []
+    for column in columns:
+        if column in VIDEO_COLUMNS:
+            video.append(column)
+        elif column in DELIVERY_COLUMNS:
+            delivery.append(column)
+        else:
+            parts = conversion_column_parts(column)
+            if parts is None:
+                continue
+            sources, events, as_value = parts
+            indexes = tuple(CONVERSION_PAIRS.index((source, event)) for source in sources for event in events)
+            conversions.append((column, indexes, as_value))
+    return ColumnPlan(tuple(delivery), tuple(video), tuple(conversions))
 
 
 def derive_metrics(columns: Iterable[str], values: Mapping[str, int]) -> dict[str, int | float]:
@@ -735,6 +817,60 @@ class MetricsModel:
             return None
         return values
 
+    def series(
+        self,
+        kind: str,
+        entity_id: str,
+        days: Sequence[dt.date],
+        columns: frozenset[str],
+        settings: AttributionSettings,
+        video: bool,
+        hourly: bool = False,
+    ) -> list[dict[str, int] | None]:
+        """Return `entity_metrics` of one entity for each of `days`, in that order.
+
+        It gives the same values as calling `entity_metrics` per day, but sorts the
+        columns out once for all the days.
+        """
+        plan = column_plan(columns)
+        video_columns = plan.video if video else ()
+        conversion_columns = () if hourly else plan.conversions
+        day_figures = self._day_figures
+        all_overrides = self._overrides
+        result: list[dict[str, int] | None] = []
+        for day in days:
+            figures = day_figures(kind, entity_id, day)
+            values: dict[str, int] = {}
+            if figures is not None:
+                delivery = figures.delivery
+                for column in plan.delivery:
+                    value = delivery[column]
+                    if value:
+                        values[column] = value
+                for column in video_columns:
+                    value = figures.video(column)
+                    if value:
+                        values[column] = value
+            if conversion_columns:
+                conversions = self.conversion_figures(kind, entity_id, day, settings)
+                if conversions is not None:
+                    for column, indexes, as_value in conversion_columns:
+                        table = conversions[as_value]
+                        value = sum([table[index] for index in indexes])
+                        if value:
+                            values[column] = value
+            overrides = all_overrides.get((kind, entity_id, day)) if all_overrides else None
+            if overrides:
+                for column, value in overrides.items():
+                    if column not in columns or (hourly and is_conversion_column(column)):
+                        continue
+                    if value is None:
+                        values.pop(column, None)
+                    else:
+                        values[column] = value
+            result.append(None if figures is None and not values and not overrides else values)
+        return result
+
     def hourly_split(self, kind: str, entity_id: str, day: dt.date, values: Mapping[str, int]) -> list[dict[str, int]]:
         """Split a day's additive values over its 24 hours exactly."""
         draws = _uniforms(self.seed, "hours", kind, entity_id, day.isoformat())
@@ -770,32 +906,43 @@ class MetricsModel:
         weights = [draw * draw if draw >= 0.15 or index == 0 else 0.0 for index, draw in enumerate(draws[: len(targets)])]
         if not any(weights):
             weights[0] = 1.0
-        result: dict[str, dict[str, int]] = {target: {} for target in targets}
-        for column, value in values.items():
-            for target, part in zip(targets, split_exactly(value, weights)):
-                if part:
-                    result[target][column] = part
-        return {target: parts for target, parts in result.items() if parts}
+        return _split_columns(values, targets, weights)
 
     def _conversions(
         self, kind: str, entity_id: str, day: dt.date, settings: AttributionSettings
     ) -> dict[tuple[str, str], tuple[int, int]]:
         """Return {(source, event): (count, value in micro-currency)} reported on `day`."""
+        figures = self.conversion_figures(kind, entity_id, day, settings)
+        if figures is None:
+            return {}
+        counts, values = figures
+        return {pair: (count, value) for pair, count, value in zip(CONVERSION_PAIRS, counts, values)}
+
+    def conversion_figures(
+        self, kind: str, entity_id: str, day: dt.date, settings: AttributionSettings
+    ) -> tuple[list[int], list[int]] | None:
+        """Return (counts, values in micro-currency) reported on `day`, in CONVERSION_PAIRS order.
+
+        None means no conversions: the entity had no activity on the day the report
+        time points to, or `day` is after today.
+        """
         action_day = day
         if settings.conversion_report_time == "TIME_OF_CONVERSION":
             action_day = day - dt.timedelta(days=1)
         figures = self._day_figures(kind, entity_id, action_day)
         if figures is None or day > self.today:
-            return {}
+            return None
         restatement = self._restatement.get(day, 1.0)
-        unit_values = {event: figures.unit_value(event) for event in CONVERSION_EVENTS}
-        result = {}
+        unit_values = figures.unit_values
+        counts: list[int] = []
+        values: list[int] = []
         for source in CONVERSION_SOURCES:
             base = figures.conversion_base[source] * settings.source_factor(source) * restatement
-            for event, (share, _) in CONVERSION_EVENTS.items():
+            for share, unit_value in zip(_EVENT_SHARES, unit_values):
                 count = int(base * share + 0.5)
-                result[source, event] = (count, count * unit_values[event])
-        return result
+                counts.append(count)
+                values.append(count * unit_value)
+        return counts, values
 
     def _compute_profile(self, kind: str, entity_id: str) -> _DeliveryProfile:
         draws = _uniforms(self.seed, "profile", kind, entity_id)
