@@ -239,6 +239,19 @@ def targeting_weights(model: MetricsModel, entity_id: str, day: dt.date, targeti
     return weights
 
 
+def test_pin_series_matches_pin_day() -> None:
+    """`pin_series` is a faster `pin_day` over many days: both give the same figures."""
+    model = MetricsModel(SimulatorData.generate(7, "small", TODAY), seed=7, today=TODAY)
+    pin_ids = list(model.data.pins)
+    video_pin = next(pin_id for pin_id in pin_ids if model.is_video_pin(pin_id))
+    model.set_pin_active(video_pin, True)
+    model.set_pin_active(pin_ids[0], True)
+    model.data.pins[pin_ids[1]]["created_at"] = (TODAY - dt.timedelta(days=10)).isoformat() + "T08:00:00"
+    days = [TODAY - dt.timedelta(days=offset) for offset in range(30, -3, -1)]
+    for pin_id in [video_pin, *pin_ids[:6]]:
+        assert model.pin_series(pin_id, days) == [model.pin_day(pin_id, day) for day in days]
+
+
 def test_model_override_rejects_rates() -> None:
     model = MetricsModel(SimulatorData.generate(7, "small", TODAY), seed=7, today=TODAY)
     with pytest.raises(ValueError, match="CTR"):

@@ -1095,25 +1095,55 @@ class MetricsModel:
         counts = dict.fromkeys(metrics, 0)
         u = _uniforms(self.seed, "pin-day", pin_id, day.isoformat())
         if self.is_pin_active(pin_id) and u[0] < 0.7:
-            impressions = int(20 + 3_000 * u[1] * u[1])
-            counts.update(
-                IMPRESSION=impressions,
-                SAVE=int(impressions * 0.02 * u[2]),
-                PIN_CLICK=int(impressions * 0.04 * u[3]),
-                OUTBOUND_CLICK=int(impressions * 0.015 * u[4]),
-                USER_FOLLOW=int(impressions * 0.002 * u[5]),
-                PROFILE_VISIT=int(impressions * 0.006 * u[6]),
-            )
-            if self.is_video_pin(pin_id):
-                starts = int(impressions * (0.2 + 0.3 * u[7]))
-                counts.update(
-                    VIDEO_START=starts,
-                    VIDEO_MRC_VIEW=int(starts * 0.7),
-                    VIDEO_10S_VIEW=int(starts * 0.4),
-                    QUARTILE_95_PERCENT_VIEW=int(starts * 0.15),
-                    VIDEO_V50_WATCH_TIME=int(starts * (800 + 4_000 * u[8])),
-                )
+            self._add_pin_activity(counts, u, self.is_video_pin(pin_id))
         return self.data_status(day), self._processing_view(day, counts)
+
+    def pin_series(self, pin_id: str, days: Sequence[dt.date]) -> list[tuple[str, dict[str, int]] | None]:
+        """Return `pin_day` of one pin for each of `days`, in that order.
+
+        The pin's creation day, media type and activity are read once for all the days,
+        and an inactive pin's days need no draws because their counts are all zero.
+        """
+        created = self.pin_created_day(pin_id)
+        is_video = self.is_video_pin(pin_id)
+        is_active = self.is_pin_active(pin_id)
+        metrics = list(PIN_COUNTS) + (list(PIN_VIDEO_COUNTS) if is_video else [])
+        result: list[tuple[str, dict[str, int]] | None] = []
+        for day in days:
+            if day > self.today:
+                result.append(None)
+                continue
+            if created is not None and day < created:
+                result.append(("BEFORE_PIN_CREATED", {}))
+                continue
+            counts = dict.fromkeys(metrics, 0)
+            if is_active:
+                u = _uniforms(self.seed, "pin-day", pin_id, day.isoformat())
+                if u[0] < 0.7:
+                    self._add_pin_activity(counts, u, is_video)
+            result.append((self.data_status(day), self._processing_view(day, counts)))
+        return result
+
+    @staticmethod
+    def _add_pin_activity(counts: dict[str, int], u: Sequence[float], is_video: bool) -> None:
+        impressions = int(20 + 3_000 * u[1] * u[1])
+        counts.update(
+            IMPRESSION=impressions,
+            SAVE=int(impressions * 0.02 * u[2]),
+            PIN_CLICK=int(impressions * 0.04 * u[3]),
+            OUTBOUND_CLICK=int(impressions * 0.015 * u[4]),
+            USER_FOLLOW=int(impressions * 0.002 * u[5]),
+            PROFILE_VISIT=int(impressions * 0.006 * u[6]),
+        )
+        if is_video:
+            starts = int(impressions * (0.2 + 0.3 * u[7]))
+            counts.update(
+                VIDEO_START=starts,
+                VIDEO_MRC_VIEW=int(starts * 0.7),
+                VIDEO_10S_VIEW=int(starts * 0.4),
+                QUARTILE_95_PERCENT_VIEW=int(starts * 0.15),
+                VIDEO_V50_WATCH_TIME=int(starts * (800 + 4_000 * u[8])),
+            )
 
     def pin_lifetime(self, pin_id: str) -> dict[str, int]:
         """Return a pin's lifetime comment and reaction counts."""
