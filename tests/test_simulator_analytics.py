@@ -213,6 +213,33 @@ def test_series_matches_entity_metrics() -> None:
                     assert model.series(kind, entity_id, days, columns, settings, video, hourly) == expected
 
 
+def test_cached_series_follows_overrides() -> None:
+    """A kept ad series gives `series` values and is dropped when an override changes them."""
+    model = MetricsModel(SimulatorData.generate(7, "small", TODAY), seed=7, today=TODAY)
+    ad_id = next(iter(model.data.ads))
+    days = [TODAY - dt.timedelta(days=offset) for offset in range(20, -1, -1)]
+    columns = frozenset(["SPEND_IN_MICRO_DOLLAR", "TOTAL_IMPRESSION", "TOTAL_CONVERSIONS", "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR"])
+
+    def without_zeros(series: list[dict[str, int] | None]) -> list[dict[str, int] | None]:
+        return [None if values is None else {column: value for column, value in values.items() if value} for values in series]
+
+    first = model.cached_series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False)
+    assert first == model.series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False)
+    assert model.cached_series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False) == first
+
+    model.set_ad_metric(ad_id, days[2], "SPEND_IN_MICRO_DOLLAR", 5)
+    model.set_ad_metric(ad_id, days[3], "TOTAL_IMPRESSION", 0)
+    changed = model.cached_series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False)
+    assert changed[2] is not None
+    assert changed[2]["SPEND_IN_MICRO_DOLLAR"] == 5
+    assert changed == model.series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False)
+    kept = model.cached_series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False)
+    assert kept == without_zeros(model.series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False))
+
+    model.restate(days=3, factor=2.0)
+    assert model.cached_series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False) == model.series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False)
+
+
 def test_targeting_split_matches_split_exactly() -> None:
     """Every column of a targeting split is `split_exactly` with the same weights."""
     model = MetricsModel(SimulatorData.generate(7, "small", TODAY), seed=7, today=TODAY)

@@ -87,7 +87,8 @@ def sum_metrics(
     A bucket is present when at least one source had activity in it, even if every
     requested column is zero there.
 
-    NOTE: nothing is cached across requests, so the cost grows with sources times days.
+    Ads' day figures are kept across requests (see `MetricsModel.cached_series`); the
+    sums are not, so the cost still grows with sources times days.
     """
     return sum_metrics_split(model, sources, query, [splitter], extra_columns)[0]
 
@@ -106,7 +107,7 @@ def sum_metrics_split(
     labels = [bucket_date(day, query) for day in days]
     tables: list[dict[BucketKey, dict[str, int]]] = [{} for _ in splitters]
     for source in sources:
-        series = model.series(source.kind, source.entity_id, days, needed, query.settings, source.video, hourly)
+        series = model.cached_series(source.kind, source.entity_id, days, needed, query.settings, source.video, hourly)
         for day, label, values in zip(days, labels, series):
             if values is None:
                 continue

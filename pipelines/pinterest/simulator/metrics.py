@@ -20,7 +20,10 @@ Model assumptions (the real API documents none of these):
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import itertools
+from array import array
 import datetime as dt
 import hashlib
 import operator
@@ -28,7 +31,7 @@ import re
 import struct
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 
 ATTRIBUTION_WINDOW_DAYS = (0, 1, 7, 14, 30, 60)
@@ -100,6 +103,11 @@ DELIVERY_COLUMNS = frozenset(
 
 
 MICRO = 1_000_000
+
+# Cells (days times columns) of ad series that `MetricsModel.cached_series` keeps, as
+# 8-byte integers: about 190 MB, the ads of two ad accounts of the large scale over 90
+# days with the 34 columns the product requests.
+SERIES_CACHE_CELLS = 24_000_000
 
 
 def _ratio(numerator: str, denominator: str, multiplier: int = 1, divisor: int = 1) -> tuple[Any, tuple[str, ...]]:
@@ -312,10 +320,10 @@ class _DayFigures:
         multiplier = CONVERSION_EVENTS[event][1]
         return _round(self.order_value_micro * multiplier * (0.8 + 0.4 * self.draws[14]) / 10_000) * 10_000
 
-    @cached_property
-    def unit_values(self) -> tuple[int, ...]:
-        """`unit_value` of every event, in CONVERSION_EVENTS order."""
-        return tuple(self.unit_value(event) for event in CONVERSION_EVENTS)
+    def unit_values(self) -> list[int]:
+        """Return `unit_value` of every event, in CONVERSION_EVENTS order."""
+        spread = 0.8 + 0.4 * self.draws[14]
+        return [_round(self.order_value_micro * multiplier * spread / 10_000) * 10_000 for multiplier in _EVENT_MULTIPLIERS]
 
 
 _UNIFORM_SCALE = 1 / 4_294_967_296
@@ -384,6 +392,38 @@ def _split_columns(values: Mapping[str, int], targets: Sequence[str], weights: l
     return result
 
 
+def _encode_series(series: Sequence[dict[str, int] | None], columns: tuple[str, ...]) -> tuple[tuple[str, ...], array[int], bytearray] | None:
+    """Pack a series as (columns, every day's values in column order, days with values).
+
+    Returns None when a value does not fit in 64 bits (only an override can be that large).
+    """
+    zeros = (0,) * len(columns)
+    present = bytearray(len(series))
+    cells = array("q")
+    try:
+        for index, values in enumerate(series):
+            if values is None:
+                cells.extend(zeros)
+                continue
+            present[index] = 1
+            cells.extend(map(values.get, columns, zeros))
+    except OverflowError:
+        return None
+    return columns, cells, present
+
+
+def _decode_series(columns: tuple[str, ...], cells: array[int], present: bytearray) -> list[dict[str, int] | None]:
+    width = len(columns)
+    result: list[dict[str, int] | None] = []
+    for index, has_values in enumerate(present):
+        if not has_values:
+            result.append(None)
+            continue
+        row = cells[index * width:(index + 1) * width]
+        result.append(dict(itertools.compress(zip(columns, row), row)))
+    return result
+
+
 def parse_day(value: dt.date | str) -> dt.date:
     """Accept a date or an ISO `YYYY-MM-DD` string."""
     if isinstance(value, dt.datetime):
@@ -430,6 +470,7 @@ def additive_columns_for(columns: Iterable[str]) -> frozenset[str]:
 # (source, event) pairs in the order `MetricsModel.conversion_figures` lists them.
 CONVERSION_PAIRS = tuple((source, event) for source in CONVERSION_SOURCES for event in CONVERSION_EVENTS)
 _EVENT_SHARES = tuple(share for share, _ in CONVERSION_EVENTS.values())
+_EVENT_MULTIPLIERS = tuple(multiplier for _, multiplier in CONVERSION_EVENTS.values())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -469,16 +510,23 @@ def column_plan(columns: frozenset[str]) -> ColumnPlan:
 def derive_metrics(columns: Iterable[str], values: Mapping[str, int]) -> dict[str, int | float]:
     """Return the requested metric columns from summed additive values, zeros left out."""
     row: dict[str, int | float] = {}
-    for column in columns:
-        if is_additive_column(column):
-            value = values.get(column)
-        elif column in DERIVED_COLUMNS:
-            value = DERIVED_COLUMNS[column][0](values)
-        else:
-            continue
+    for column, compute in _derive_plan(tuple(columns)):
+        value = values.get(column) if compute is None else compute(values)
         if value:
             row[column] = value
     return row
+
+
+@lru_cache(maxsize=256)
+def _derive_plan(columns: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    """Return (column, function computing it, or None for an additive column) for the metric columns."""
+    plan: list[tuple[str, Any]] = []
+    for column in columns:
+        if is_additive_column(column):
+            plan.append((column, None))
+        elif column in DERIVED_COLUMNS:
+            plan.append((column, DERIVED_COLUMNS[column][0]))
+    return tuple(plan)
 
 
 def add_into(total: dict[str, int], values: Mapping[str, int]) -> None:
@@ -529,6 +577,13 @@ class MetricsModel:
         self._lock = threading.Lock()
         self._generated_metrics = True
         self._day_figures = lru_cache(maxsize=200_000)(self._compute_day_figures)
+        # Ad series by request shape, each stored with the `_version` it was computed at.
+        self._series_cache: collections.OrderedDict[tuple[Any, ...], tuple[int, tuple[str, ...], array[int], bytearray]] = collections.OrderedDict()
+        self._series_cache_cells = 0
+        self._series_lock = threading.Lock()
+        # Bumped by every change that alters computed figures: overrides, restatements and
+        # the generated_metrics switch.
+        self._version = 0
         self._profiles = lru_cache(maxsize=100_000)(self._compute_profile)
 
     @property
@@ -539,6 +594,7 @@ class MetricsModel:
     def generated_metrics(self, enabled: bool) -> None:
         self._generated_metrics = enabled
         self._day_figures.cache_clear()
+        self._version += 1
 
     # ----- test hooks -------------------------------------------------------------
 
@@ -572,6 +628,7 @@ class MetricsModel:
             for offset in range(days):
                 day = self.today - dt.timedelta(days=offset)
                 self._restatement[day] = self._restatement.get(day, 1.0) * factor
+            self._version += 1
 
     def set_pin_active(self, pin_id: str, active: bool) -> None:
         """Force a pin to have organic activity, or none, whatever the seed draws."""
@@ -607,6 +664,7 @@ class MetricsModel:
             raise ValueError(f"value {value!r} for {column} is invalid: use an int or None.")
         with self._lock:
             self._overrides.setdefault((kind, str(entity_id), parse_day(day)), {})[column] = value
+            self._version += 1
 
     # ----- entity hierarchy -------------------------------------------------------
 
@@ -871,6 +929,51 @@ class MetricsModel:
             result.append(None if figures is None and not values and not overrides else values)
         return result
 
+    def cached_series(
+        self,
+        kind: str,
+        entity_id: str,
+        days: Sequence[dt.date],
+        columns: frozenset[str],
+        settings: AttributionSettings,
+        video: bool,
+        hourly: bool = False,
+    ) -> list[dict[str, int] | None]:
+        """Return `series(...)`, keeping ads' series for later requests over the same days.
+
+        The account, campaign, ad group, ad and targeting analytics of one window all sum
+        the same ad-days, so each ad's series is computed once for all of them. A day's
+        values come back without zero entries, which sums and splits ignore anyway. Only
+        ads are kept, over consecutive days, and at most SERIES_CACHE_CELLS cells, the
+        oldest series dropped first. A series stays valid while `_version` is unchanged,
+        because figures depend only on the seed, the ids, the days, `today` and the
+        overrides, restatements and switch that bump it.
+        """
+        if kind != "ad" or not days or (days[-1] - days[0]).days != len(days) - 1:
+            return self.series(kind, entity_id, days, columns, settings, video, hourly)
+        key = (entity_id, days[0], len(days), columns, settings, video, hourly, self.today)
+        version = self._version
+        with self._series_lock:
+            entry = self._series_cache.get(key)
+        if entry is not None and entry[0] == version:
+            return _decode_series(entry[1], entry[2], entry[3])
+        result = self.series(kind, entity_id, days, columns, settings, video, hourly)
+        encoded = _encode_series(result, tuple(sorted(columns)))
+        if encoded is not None:
+            self._store_series(key, (version, *encoded))
+        return result
+
+    def _store_series(self, key: tuple[Any, ...], entry: tuple[int, tuple[str, ...], array[int], bytearray]) -> None:
+        with self._series_lock:
+            old = self._series_cache.pop(key, None)
+            if old is not None:
+                self._series_cache_cells -= len(old[2])
+            self._series_cache[key] = entry
+            self._series_cache_cells += len(entry[2])
+            while self._series_cache_cells > SERIES_CACHE_CELLS:
+                _, dropped = self._series_cache.popitem(last=False)
+                self._series_cache_cells -= len(dropped[2])
+
     def hourly_split(self, kind: str, entity_id: str, day: dt.date, values: Mapping[str, int]) -> list[dict[str, int]]:
         """Split a day's additive values over its 24 hours exactly."""
         draws = _uniforms(self.seed, "hours", kind, entity_id, day.isoformat())
@@ -933,7 +1036,7 @@ class MetricsModel:
         if figures is None or day > self.today:
             return None
         restatement = self._restatement.get(day, 1.0)
-        unit_values = figures.unit_values
+        unit_values = figures.unit_values()
         counts: list[int] = []
         values: list[int] = []
         for source in CONVERSION_SOURCES:
