@@ -257,6 +257,10 @@ def test_targeting_split_matches_split_exactly() -> None:
                         expected.setdefault(name, {})[column] = part
             assert split == {name: expected[name] for name in names if name in expected}
 
+            table: dict[Any, dict[str, int]] = {("old", None, "A"): {"A": 1}}
+            model.add_targeting_split(table, day, "ad", "42", day, targeting_type, values, names)
+            assert table == {("old", None, "A"): {"A": 1}, **{(day, None, name): parts for name, parts in split.items()}}
+
 
 def targeting_weights(model: MetricsModel, entity_id: str, day: dt.date, targeting_type: str, count: int) -> list[float]:
     draws = _uniforms(model.seed, "targeting", "ad", entity_id, day.isoformat(), targeting_type, 0)[:count]

@@ -112,6 +112,9 @@ def sum_metrics_split(
             if values is None:
                 continue
             for table, splitter in zip(tables, splitters):
+                if not hourly and isinstance(splitter, TargetingSplitter):
+                    splitter.add_into_table(table, label, source, day, values)
+                    continue
                 parts: Mapping[str | None, dict[str, int]] = {None: values} if splitter is None else splitter(source, day, values)
                 for split_key, split_values in parts.items():
                     if not hourly:
@@ -204,6 +207,21 @@ def keyword_splitter(model: MetricsModel) -> Splitter:
     return split
 
 
+@dataclasses.dataclass(frozen=True)
+class TargetingSplitter:
+    """A splitter over fixed targeting values, which `sum_metrics_split` adds into tables directly."""
+
+    model: MetricsModel
+    targeting_type: str
+    targets: Sequence[str]
+
+    def __call__(self, source: Source, day: dt.date, values: dict[str, int]) -> dict[str, dict[str, int]]:
+        return self.model.targeting_split(source.kind, source.entity_id, day, self.targeting_type, values, self.targets)
+
+    def add_into_table(self, table: dict[BucketKey, dict[str, int]], label: dt.date | None, source: Source, day: dt.date, values: dict[str, int]) -> None:
+        self.model.add_targeting_split(table, label, source.kind, source.entity_id, day, self.targeting_type, values, self.targets)
+
+
 def targeting_splitter(model: MetricsModel, targeting_type: str, ad_account_id: str) -> Splitter | None:
     """Return how to split ad figures by a targeting type, or None when it is not modelled.
 
@@ -212,18 +230,14 @@ def targeting_splitter(model: MetricsModel, targeting_type: str, ad_account_id: 
     LOCAL_ADS_STORE_CODE are accepted but return no rows.
     """
     if targeting_type in TARGETING_VALUES:
-        return lambda source, day, values: model.targeting_split(
-            source.kind, source.entity_id, day, targeting_type, values
-        )
+        return TargetingSplitter(model, targeting_type, TARGETING_VALUES[targeting_type])
     if targeting_type == "AUDIENCE_INCLUDE":
         audience_ids = [
             audience_id
             for audience_id, audience in list(model.data.audiences.items())
             if audience.get("ad_account_id") == ad_account_id
         ]
-        return lambda source, day, values: model.targeting_split(
-            source.kind, source.entity_id, day, targeting_type, values, targets=audience_ids
-        )
+        return TargetingSplitter(model, targeting_type, audience_ids)
     if targeting_type == "CREATIVE_TYPE":
         def split(source: Source, day: dt.date, values: dict[str, int]) -> dict[str, dict[str, int]]:
             objects = model.data.ads if source.kind == "ad" else model.data.product_group_promotions

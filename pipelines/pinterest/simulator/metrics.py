@@ -358,38 +358,44 @@ def split_exactly(value: int, weights: Iterable[float]) -> list[int]:
 def _split_columns(values: Mapping[str, int], targets: Sequence[str], weights: list[float]) -> dict[str, dict[str, int]]:
     """Split every value with `split_exactly(value, weights)`; return {target: {column: part}}.
 
-    Targets and columns whose part is zero are left out. All columns share the weights,
-    so the shares are computed a target at a time over every column, and the remainder
-    step runs only for the columns that have one.
+    Targets and columns whose part is zero are left out.
+    """
+    columns = list(values)
+    result: dict[str, dict[str, int]] = {}
+    for target, target_parts in zip(targets, _split_parts(list(values.values()), weights)):
+        split = {column: part for column, part in zip(columns, target_parts) if part}
+        if split:
+            result[target] = split
+    return result
+
+
+def _split_parts(amounts: list[int], weights: list[float]) -> list[list[int]]:
+    """Return `split_exactly(amount, weights)` of every amount, as one list of parts per weight.
+
+    All amounts share the weights, so the shares are computed a weight at a time over
+    every amount, and the remainder step runs only for the amounts that have one.
     """
     total = sum(weights)
     if total <= 0:
-        return {}
-    columns = list(values)
-    amounts = list(values.values())
+        return [[0] * len(amounts) for _ in weights]
     shares = [[amount * weight / total for amount in amounts] for weight in weights]
-    parts = [[*map(int, target_shares)] for target_shares in shares]
+    parts = [[*map(int, weight_shares)] for weight_shares in shares]
     remainders = [*map(operator.sub, amounts, map(sum, zip(*parts)))]
     if any(remainders):
         # split_exactly hands each remainder out in the order of (part - share, index).
         # The stable sort keeps equal gaps in index order, and list.index finds the
         # first of equal minimums, so both follow that order.
         indexes = range(len(weights))
-        gaps_by_column = zip(*[[*map(operator.sub, target_parts, target_shares)] for target_parts, target_shares in zip(parts, shares)])
-        for column_index, remainder, gaps in zip(range(len(columns)), remainders, gaps_by_column):
+        gaps_by_amount = zip(*[[*map(operator.sub, weight_parts, weight_shares)] for weight_parts, weight_shares in zip(parts, shares)])
+        for amount_index, remainder, gaps in zip(range(len(amounts)), remainders, gaps_by_amount):
             if not remainder:
                 continue
             if remainder == 1:
-                parts[gaps.index(min(gaps))][column_index] += 1
+                parts[gaps.index(min(gaps))][amount_index] += 1
                 continue
             for index in sorted(indexes, key=gaps.__getitem__)[:remainder]:
-                parts[index][column_index] += 1
-    result: dict[str, dict[str, int]] = {}
-    for target, target_parts in zip(targets, parts):
-        split = {column: part for column, part in zip(columns, target_parts) if part}
-        if split:
-            result[target] = split
-    return result
+                parts[index][amount_index] += 1
+    return parts
 
 
 def _encode_series(series: Sequence[dict[str, int] | None], columns: tuple[str, ...]) -> tuple[tuple[str, ...], array[int], bytearray] | None:
@@ -1003,13 +1009,45 @@ class MetricsModel:
             targets = TARGETING_VALUES.get(targeting_type, ())
         if not targets:
             return {}
+        return _split_columns(values, targets, self.targeting_weights(kind, entity_id, day, targeting_type, len(targets)))
+
+    def add_targeting_split(
+        self,
+        table: dict[Any, dict[str, int]],
+        label: dt.date | None,
+        kind: str,
+        entity_id: str,
+        day: dt.date,
+        targeting_type: str,
+        values: Mapping[str, int],
+        targets: Sequence[str],
+    ) -> None:
+        """Add `targeting_split(...)` into `table` under (label, None, target) keys.
+
+        It gives the table `add_into` would, without building the split's dicts: a
+        target's key is created when the target gets a part that is not zero.
+        """
+        if not targets:
+            return
+        weights = self.targeting_weights(kind, entity_id, day, targeting_type, len(targets))
+        columns = list(values)
+        for target, target_parts in zip(targets, _split_parts(list(values.values()), weights)):
+            bucket = None
+            for column, part in zip(columns, target_parts):
+                if part:
+                    if bucket is None:
+                        bucket = table.setdefault((label, None, target), {})
+                    bucket[column] = bucket.get(column, 0) + part
+
+    def targeting_weights(self, kind: str, entity_id: str, day: dt.date, targeting_type: str, count: int) -> list[float]:
+        """Return the weights an entity-day's figures are split by over `count` targeting values."""
         draws: list[float] = []
-        for block in range((len(targets) + 15) // 16):
+        for block in range((count + 15) // 16):
             draws.extend(_uniforms(self.seed, "targeting", kind, entity_id, day.isoformat(), targeting_type, block))
-        weights = [draw * draw if draw >= 0.15 or index == 0 else 0.0 for index, draw in enumerate(draws[: len(targets)])]
+        weights = [draw * draw if draw >= 0.15 or index == 0 else 0.0 for index, draw in enumerate(draws[:count])]
         if not any(weights):
             weights[0] = 1.0
-        return _split_columns(values, targets, weights)
+        return weights
 
     def _conversions(
         self, kind: str, entity_id: str, day: dt.date, settings: AttributionSettings
