@@ -204,8 +204,9 @@ class AdsAnalytics:
         requested = self.ids(request, "product_group_ids", required=True) or []
         query = self.query(request)
         groups = []
+        promotions_by_id = product_group_promotions_by_id(self.model, ad_account_id, requested)
         for product_group_id in requested:
-            promotion_ids = product_group_promotions(self.model, ad_account_id, [product_group_id])
+            promotion_ids = promotions_by_id.get(product_group_id)
             if promotion_ids:
                 groups.append((product_group_id, [Source("product_group", promotion_id) for promotion_id in promotion_ids]))
         return self.rows("PRODUCT_GROUP", groups, query)
@@ -323,6 +324,22 @@ class AdsAnalytics:
         ad_group_ids = [entity_id] if level == "AD_GROUP" else None
         sources = keyword_sources(self.model, ad_account_id, campaign_ids, ad_group_ids)
         return sum_metrics(self.model, sources, query, keyword_splitter(self.model))
+
+
+def product_group_promotions_by_id(model: MetricsModel, ad_account_id: str, product_group_ids: list[str]) -> dict[str, list[str]]:
+    """Return `product_group_promotions(model, ad_account_id, [id])` for every id, in one scan."""
+    wanted = set(product_group_ids)
+    result: dict[str, list[str]] = {}
+    for promotion_id, promotion in list(model.data.product_group_promotions.items()):
+        catalog_group_id = promotion.get("catalog_product_group_id")
+        if promotion_id not in wanted and catalog_group_id not in wanted:
+            continue
+        if model.product_group_parents(promotion)[0] != ad_account_id:
+            continue
+        for key in dict.fromkeys((promotion_id, catalog_group_id)):
+            if key in wanted:
+                result.setdefault(key, []).append(promotion_id)
+    return result
 
 
 def product_group_promotions(model: MetricsModel, ad_account_id: str, product_group_ids: list[str]) -> list[str]:
