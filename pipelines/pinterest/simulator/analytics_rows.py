@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -105,6 +106,9 @@ def sum_metrics_split(
     hourly = query.granularity == "HOUR"
     days = query_days(query, model.today)
     labels = [bucket_date(day, query) for day in days]
+    if not hourly and all(splitter is None for splitter in splitters):
+        table = sum_dense(model, sources, query, needed, days, labels)
+        return [table if index == 0 else {key: dict(values) for key, values in table.items()} for index in range(len(splitters))]
     tables: list[dict[BucketKey, dict[str, int]]] = [{} for _ in splitters]
     for source in sources:
         series = model.cached_series(source.kind, source.entity_id, days, needed, query.settings, source.video, hourly)
@@ -118,12 +122,41 @@ def sum_metrics_split(
                 parts: Mapping[str | None, dict[str, int]] = {None: values} if splitter is None else splitter(source, day, values)
                 for split_key, split_values in parts.items():
                     if not hourly:
-                        add_into(table.setdefault((label, None, split_key), {}), split_values)
+                        bucket = table.get((label, None, split_key))
+                        if bucket is None:
+                            table[label, None, split_key] = dict(split_values)
+                        else:
+                            add_into(bucket, split_values)
                         continue
                     for hour, hour_values in enumerate(model.hourly_split(source.kind, source.entity_id, day, split_values)):
                         if hour_values and _hour_in_range(day, hour, query):
                             add_into(table.setdefault((label, hour, split_key), {}), hour_values)
     return tables
+
+
+def sum_dense(
+    model: MetricsModel,
+    sources: Sequence[Source],
+    query: MetricsQuery,
+    needed: frozenset[str],
+    days: list[dt.date],
+    labels: list[dt.date | None],
+) -> dict[BucketKey, dict[str, int]]:
+    """Return the unsplit daily-or-coarser `sum_metrics` table, adding whole rows of values at a time.
+
+    Its buckets list every needed column, zeros included, which derive_metrics and the
+    report filters read the same as a missing column.
+    """
+    order = tuple(sorted(needed))
+    sums: dict[dt.date | None, list[int]] = {}
+    for source in sources:
+        rows = model.dense_series(source.kind, source.entity_id, days, needed, query.settings, source.video)
+        for label, row in zip(labels, rows):
+            if row is None:
+                continue
+            total = sums.get(label)
+            sums[label] = list(row) if total is None else [*map(operator.add, total, row)]
+    return {(label, None, None): dict(zip(order, total)) for label, total in sums.items()}
 
 
 def sorted_buckets(table: Mapping[BucketKey, dict[str, int]]) -> list[tuple[BucketKey, dict[str, int]]]:
@@ -137,9 +170,11 @@ def metric_row(
     attributes: Mapping[str, Any],
     columns: Sequence[str],
     values: Mapping[str, int],
+    metrics: Mapping[str, int | float] | None = None,
 ) -> dict[str, Any]:
     """Build one flat row: DATE (and HOUR), the entity id, then the requested columns.
 
+    `metrics` is `derive_metrics(columns, values)` when the caller has it already.
     NOTE: hourly rows carry an HOUR key (0 to 23) beside DATE; how Pinterest labels
     hourly rows is not documented.
     """
@@ -151,7 +186,8 @@ def metric_row(
         row["HOUR"] = hour
     if id_key is not None and entity_id is not None:
         row[id_key] = entity_id
-    metrics = derive_metrics(columns, values)
+    if metrics is None:
+        metrics = derive_metrics(columns, values)
     for column in columns:
         if column in metrics:
             row[column] = metrics[column]

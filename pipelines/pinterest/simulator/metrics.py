@@ -323,7 +323,9 @@ class _DayFigures:
     def unit_values(self) -> list[int]:
         """Return `unit_value` of every event, in CONVERSION_EVENTS order."""
         spread = 0.8 + 0.4 * self.draws[14]
-        return [_round(self.order_value_micro * multiplier * spread / 10_000) * 10_000 for multiplier in _EVENT_MULTIPLIERS]
+        order_value = self.order_value_micro
+        # int(x + 0.5) is _round, inlined.
+        return [int(order_value * multiplier * spread / 10_000 + 0.5) * 10_000 for multiplier in _EVENT_MULTIPLIERS]
 
 
 _UNIFORM_SCALE = 1 / 4_294_967_296
@@ -416,6 +418,10 @@ def _encode_series(series: Sequence[dict[str, int] | None], columns: tuple[str, 
     except OverflowError:
         return None
     return columns, cells, present
+
+
+def _series_rows(cells: array[int], present: bytearray, width: int) -> list[Sequence[int] | None]:
+    return [cells[index * width:(index + 1) * width] if has_values else None for index, has_values in enumerate(present)]
 
 
 def _decode_series(columns: tuple[str, ...], cells: array[int], present: bytearray) -> list[dict[str, int] | None]:
@@ -515,24 +521,22 @@ def column_plan(columns: frozenset[str]) -> ColumnPlan:
 
 def derive_metrics(columns: Iterable[str], values: Mapping[str, int]) -> dict[str, int | float]:
     """Return the requested metric columns from summed additive values, zeros left out."""
-    row: dict[str, int | float] = {}
-    for column, compute in _derive_plan(tuple(columns)):
-        value = values.get(column) if compute is None else compute(values)
+    additive, derived = _derive_plan(tuple(columns))
+    additive_values = [*map(values.get, additive)]
+    row: dict[str, int | float] = dict(itertools.compress(zip(additive, additive_values), additive_values))
+    for column, compute in derived:
+        value = compute(values)
         if value:
             row[column] = value
     return row
 
 
 @lru_cache(maxsize=256)
-def _derive_plan(columns: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
-    """Return (column, function computing it, or None for an additive column) for the metric columns."""
-    plan: list[tuple[str, Any]] = []
-    for column in columns:
-        if is_additive_column(column):
-            plan.append((column, None))
-        elif column in DERIVED_COLUMNS:
-            plan.append((column, DERIVED_COLUMNS[column][0]))
-    return tuple(plan)
+def _derive_plan(columns: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]:
+    """Return the additive columns, and the derived ones with the function computing each."""
+    additive = tuple(column for column in columns if is_additive_column(column))
+    derived = tuple((column, DERIVED_COLUMNS[column][0]) for column in columns if not is_additive_column(column) and column in DERIVED_COLUMNS)
+    return additive, derived
 
 
 def add_into(total: dict[str, int], values: Mapping[str, int]) -> None:
@@ -920,7 +924,7 @@ class MetricsModel:
                 if conversions is not None:
                     for column, indexes, as_value in conversion_columns:
                         table = conversions[as_value]
-                        value = sum([table[index] for index in indexes])
+                        value = sum(map(table.__getitem__, indexes))
                         if value:
                             values[column] = value
             overrides = all_overrides.get((kind, entity_id, day)) if all_overrides else None
@@ -968,6 +972,36 @@ class MetricsModel:
         if encoded is not None:
             self._store_series(key, (version, *encoded))
         return result
+
+    def dense_series(
+        self,
+        kind: str,
+        entity_id: str,
+        days: Sequence[dt.date],
+        columns: frozenset[str],
+        settings: AttributionSettings,
+        video: bool,
+        hourly: bool = False,
+    ) -> list[Sequence[int] | None]:
+        """Return `cached_series(...)` with each day's values in `sorted(columns)` order, zeros included."""
+        order = tuple(sorted(columns))
+        if kind == "ad" and days and (days[-1] - days[0]).days == len(days) - 1:
+            key = (entity_id, days[0], len(days), columns, settings, video, hourly, self.today)
+            version = self._version
+            with self._series_lock:
+                entry = self._series_cache.get(key)
+            if entry is None or entry[0] != version:
+                encoded = _encode_series(self.series(kind, entity_id, days, columns, settings, video, hourly), order)
+                if encoded is not None:
+                    entry = (version, *encoded)
+                    self._store_series(key, entry)
+            if entry is not None and entry[0] == version:
+                return _series_rows(entry[2], entry[3], len(order))
+        zeros = (0,) * len(order)
+        return [
+            None if values is None else [*map(values.get, order, zeros)]
+            for values in self.series(kind, entity_id, days, columns, settings, video, hourly)
+        ]
 
     def _store_series(self, key: tuple[Any, ...], entry: tuple[int, tuple[str, ...], array[int], bytearray]) -> None:
         with self._series_lock:
@@ -1074,15 +1108,9 @@ class MetricsModel:
         if figures is None or day > self.today:
             return None
         restatement = self._restatement.get(day, 1.0)
-        unit_values = figures.unit_values()
-        counts: list[int] = []
-        values: list[int] = []
-        for source in CONVERSION_SOURCES:
-            base = figures.conversion_base[source] * settings.source_factor(source) * restatement
-            for share, unit_value in zip(_EVENT_SHARES, unit_values):
-                count = int(base * share + 0.5)
-                counts.append(count)
-                values.append(count * unit_value)
+        bases = [figures.conversion_base[source] * settings.source_factor(source) * restatement for source in CONVERSION_SOURCES]
+        counts = [int(base * share + 0.5) for base in bases for share in _EVENT_SHARES]
+        values = [*map(operator.mul, counts, figures.unit_values() * len(CONVERSION_SOURCES))]
         return counts, values
 
     def _compute_profile(self, kind: str, entity_id: str) -> _DeliveryProfile:
