@@ -211,6 +211,14 @@ def test_series_matches_entity_metrics() -> None:
                 for hourly in (False, True):
                     expected = [model.entity_metrics(kind, entity_id, day, columns, settings, video, hourly) for day in days]
                     assert model.series(kind, entity_id, days, columns, settings, video, hourly) == expected
+            every_other_day = days[::2]
+            expected = [model.entity_metrics(kind, entity_id, day, columns, settings, False) for day in every_other_day]
+            assert model.series(kind, entity_id, every_other_day, columns, settings, False) == expected
+
+    model.generated_metrics = False
+    expected = [model.entity_metrics("ad", ad_id, day, columns, DEFAULT_ATTRIBUTION, False) for day in days]
+    assert model.series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False) == expected
+    assert expected[3] == {"SPEND_IN_MICRO_DOLLAR": 0}
 
 
 def test_cached_series_follows_overrides() -> None:

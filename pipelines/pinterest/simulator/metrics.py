@@ -329,6 +329,7 @@ class _DayFigures:
 
 
 _UNIFORM_SCALE = 1 / 4_294_967_296
+_UNPACK_DRAWS = struct.Struct("<16I").unpack
 
 
 def _uniforms(*parts: object) -> tuple[float, ...]:
@@ -549,6 +550,50 @@ def _strip_ad_group_prefix(ad_group_id: str | None) -> str | None:
     if ad_group_id and ad_group_id.startswith("AG"):
         return ad_group_id[2:]
     return ad_group_id
+
+
+def _build_day_figures(profile: _DeliveryProfile, u: tuple[float, ...]) -> _DayFigures:
+    """Derive the figures of an active entity-day from its profile and the day's draws."""
+    paid_impressions = int(profile.impressions * (0.4 + 1.2 * u[1])) + 1
+    earned_impressions = int(paid_impressions * 0.08 * u[2])
+    click_rate = profile.click_rate * (0.7 + 0.6 * u[3])
+    paid_clicks = int(paid_impressions * click_rate)
+    earned_clicks = int(earned_impressions * click_rate)
+    outbound_share = 0.5 + 0.4 * u[4]
+    save_rate = profile.save_rate * (0.5 + u[5])
+    paid_saves = int(paid_impressions * save_rate)
+    earned_saves = int(earned_impressions * save_rate)
+    paid_engagements = paid_clicks + paid_saves + int(paid_impressions * 0.004 * u[6])
+    earned_engagements = earned_clicks + earned_saves + int(earned_impressions * 0.004 * u[6])
+
+    delivery = {
+        "IMPRESSION_1": paid_impressions,
+        "IMPRESSION_1_GROSS": paid_impressions + int(paid_impressions * 0.01 * u[7]),
+        "IMPRESSION_2": earned_impressions,
+        "TOTAL_IMPRESSION": paid_impressions + earned_impressions,
+        "CLICKTHROUGH_1": paid_clicks,
+        "CLICKTHROUGH_1_GROSS": paid_clicks + int(paid_clicks * 0.02 * u[7]),
+        "CLICKTHROUGH_2": earned_clicks,
+        "TOTAL_CLICKTHROUGH": paid_clicks + earned_clicks,
+        "OUTBOUND_CLICK_1": int(paid_clicks * outbound_share),
+        "OUTBOUND_CLICK_2": int(earned_clicks * outbound_share),
+        "REPIN_1": paid_saves,
+        "REPIN_2": earned_saves,
+        "ENGAGEMENT_1": paid_engagements,
+        "ENGAGEMENT_2": earned_engagements,
+        "TOTAL_ENGAGEMENT": paid_engagements + earned_engagements,
+        "WEB_SESSIONS_1": int(paid_clicks * outbound_share * 0.9),
+        "WEB_SESSIONS_2": int(earned_clicks * outbound_share * 0.9),
+        "SPEND_IN_MICRO_DOLLAR": int(paid_impressions * profile.cpm_micro / 1000 * (0.85 + 0.3 * u[8])),
+    }
+    delivery["TOTAL_WEB_SESSIONS"] = delivery["WEB_SESSIONS_1"] + delivery["WEB_SESSIONS_2"]
+
+    conversion_base = {
+        "CLICK": paid_clicks * profile.conversion_rate * (0.5 + u[11]),
+        "ENGAGEMENT": (paid_engagements - paid_clicks) * profile.conversion_rate * 0.5 * (0.5 + u[12]),
+        "VIEW": paid_impressions * profile.conversion_rate * 0.004 * (0.5 + u[13]),
+    }
+    return _DayFigures(delivery, conversion_base, u, profile.order_value_micro)
 
 
 class MetricsModel:
@@ -903,11 +948,14 @@ class MetricsModel:
         plan = column_plan(columns)
         video_columns = plan.video if video else ()
         conversion_columns = () if hourly else plan.conversions
-        day_figures = self._day_figures
+        figures_on = self._series_figures(kind, entity_id)
+        time_of_conversion = settings.conversion_report_time == "TIME_OF_CONVERSION"
         all_overrides = self._overrides
         result: list[dict[str, int] | None] = []
+        previous_day: dt.date | None = None
+        previous_figures: _DayFigures | None = None
         for day in days:
-            figures = day_figures(kind, entity_id, day)
+            figures = figures_on(day)
             values: dict[str, int] = {}
             if figures is not None:
                 delivery = figures.delivery
@@ -920,8 +968,14 @@ class MetricsModel:
                     if value:
                         values[column] = value
             if conversion_columns:
-                conversions = self.conversion_figures(kind, entity_id, day, settings)
-                if conversions is not None:
+                # conversion_figures, with the figures of the day the report time points to
+                # taken from this loop where it has them.
+                action_figures = figures
+                if time_of_conversion:
+                    action_day = day - dt.timedelta(days=1)
+                    action_figures = previous_figures if action_day == previous_day else figures_on(action_day)
+                if action_figures is not None and day <= self.today:
+                    conversions = self._conversion_lists(action_figures, day, settings)
                     for column, indexes, as_value in conversion_columns:
                         table = conversions[as_value]
                         value = sum(map(table.__getitem__, indexes))
@@ -937,6 +991,7 @@ class MetricsModel:
                     else:
                         values[column] = value
             result.append(None if figures is None and not values and not overrides else values)
+            previous_day, previous_figures = day, figures
         return result
 
     def cached_series(
@@ -1107,6 +1162,10 @@ class MetricsModel:
         figures = self._day_figures(kind, entity_id, action_day)
         if figures is None or day > self.today:
             return None
+        return self._conversion_lists(figures, day, settings)
+
+    def _conversion_lists(self, figures: _DayFigures, day: dt.date, settings: AttributionSettings) -> tuple[list[int], list[int]]:
+        """Return `conversion_figures` given the figures of the day the report time points to."""
         restatement = self._restatement.get(day, 1.0)
         bases = [figures.conversion_base[source] * settings.source_factor(source) * restatement for source in CONVERSION_SOURCES]
         counts = [int(base * share + 0.5) for base in bases for share in _EVENT_SHARES]
@@ -1139,47 +1198,30 @@ class MetricsModel:
         u = _uniforms(self.seed, "day", kind, entity_id, day)
         if u[0] >= profile.active_share:
             return None
+        return _build_day_figures(profile, u)
 
-        paid_impressions = int(profile.impressions * (0.4 + 1.2 * u[1])) + 1
-        earned_impressions = int(paid_impressions * 0.08 * u[2])
-        click_rate = profile.click_rate * (0.7 + 0.6 * u[3])
-        paid_clicks = int(paid_impressions * click_rate)
-        earned_clicks = int(earned_impressions * click_rate)
-        outbound_share = 0.5 + 0.4 * u[4]
-        save_rate = profile.save_rate * (0.5 + u[5])
-        paid_saves = int(paid_impressions * save_rate)
-        earned_saves = int(earned_impressions * save_rate)
-        paid_engagements = paid_clicks + paid_saves + int(paid_impressions * 0.004 * u[6])
-        earned_engagements = earned_clicks + earned_saves + int(earned_impressions * 0.004 * u[6])
+    def _series_figures(self, kind: str, entity_id: str) -> Any:
+        """Return `_compute_day_figures` of one entity as a function of the day, for `series`.
 
-        delivery = {
-            "IMPRESSION_1": paid_impressions,
-            "IMPRESSION_1_GROSS": paid_impressions + int(paid_impressions * 0.01 * u[7]),
-            "IMPRESSION_2": earned_impressions,
-            "TOTAL_IMPRESSION": paid_impressions + earned_impressions,
-            "CLICKTHROUGH_1": paid_clicks,
-            "CLICKTHROUGH_1_GROSS": paid_clicks + int(paid_clicks * 0.02 * u[7]),
-            "CLICKTHROUGH_2": earned_clicks,
-            "TOTAL_CLICKTHROUGH": paid_clicks + earned_clicks,
-            "OUTBOUND_CLICK_1": int(paid_clicks * outbound_share),
-            "OUTBOUND_CLICK_2": int(earned_clicks * outbound_share),
-            "REPIN_1": paid_saves,
-            "REPIN_2": earned_saves,
-            "ENGAGEMENT_1": paid_engagements,
-            "ENGAGEMENT_2": earned_engagements,
-            "TOTAL_ENGAGEMENT": paid_engagements + earned_engagements,
-            "WEB_SESSIONS_1": int(paid_clicks * outbound_share * 0.9),
-            "WEB_SESSIONS_2": int(earned_clicks * outbound_share * 0.9),
-            "SPEND_IN_MICRO_DOLLAR": int(paid_impressions * profile.cpm_micro / 1000 * (0.85 + 0.3 * u[8])),
-        }
-        delivery["TOTAL_WEB_SESSIONS"] = delivery["WEB_SESSIONS_1"] + delivery["WEB_SESSIONS_2"]
+        It builds the draw's key from a prefix made once, and leaves out the LRU cache,
+        because a series visits each of its days once.
+        """
+        profile = self._profiles(kind, entity_id)
+        prefix = f"{self.seed}|day|{kind}|{entity_id}|"
+        today = self.today
+        generated = self._generated_metrics
 
-        conversion_base = {
-            "CLICK": paid_clicks * profile.conversion_rate * (0.5 + u[11]),
-            "ENGAGEMENT": (paid_engagements - paid_clicks) * profile.conversion_rate * 0.5 * (0.5 + u[12]),
-            "VIEW": paid_impressions * profile.conversion_rate * 0.004 * (0.5 + u[13]),
-        }
-        return _DayFigures(delivery, conversion_base, u, profile.order_value_micro)
+        def figures_on(day: dt.date) -> _DayFigures | None:
+            if day > today or not generated:
+                return None
+            # The same key _uniforms builds: str() of a date is its isoformat().
+            digest = hashlib.blake2b((prefix + day.isoformat()).encode(), digest_size=64).digest()
+            u = tuple(map(_UNIFORM_SCALE.__mul__, _UNPACK_DRAWS(digest)))
+            if u[0] >= profile.active_share:
+                return None
+            return _build_day_figures(profile, u)
+
+        return figures_on
 
     # ----- organic metrics ------------------------------------------------------------
 
