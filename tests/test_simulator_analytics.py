@@ -380,6 +380,45 @@ def test_targeting_breakdown_sums_to_account(sim: Simulator, api: httpx.Client) 
     assert values <= {"female", "male", "unknown"}
 
 
+def test_targeting_kept_sums_follow_changes(fresh_sim: Simulator, fresh_api: httpx.Client) -> None:
+    """Targeting sums kept from one request serve later windows, and overrides and new ads replace them."""
+    ad_account_id = next(iter(fresh_sim.data.ad_accounts))
+    path = f"/ad_accounts/{ad_account_id}/targeting_analytics"
+    start = TODAY - dt.timedelta(days=9)
+
+    def fetch(first_day: dt.date, granularity: str = "DAY") -> Any:
+        params = {**day_params(first_day, TODAY, ADDITIVE, targeting_types="GENDER,APPTYPE"), "granularity": granularity}
+        response = fresh_api.get(path, params=params)
+        assert response.status_code == 200
+        return response.json()
+
+    full = fetch(start)
+    assert fetch(start) == full
+    later = fetch(TODAY - dt.timedelta(days=3))
+    assert later["data"] == [item for item in full["data"] if item["metrics"]["DATE"] >= (TODAY - dt.timedelta(days=3)).isoformat()]
+    total = fetch(start, "TOTAL")
+
+    ad_id = children(fresh_sim, "ads", ad_account_id)[0]
+    fresh_sim.metrics.set_ad_metric(ad_id, TODAY - dt.timedelta(days=2), "SPEND_IN_MICRO_DOLLAR", 10**12)
+    changed = fetch(start)
+    assert changed != full
+    template = fresh_sim.data.ads[ad_id]
+    fresh_sim.data.ads["999000000000000001"] = {**template, "id": "999000000000000001"}
+    added = fetch(start)
+    assert added != changed
+    assert fetch(start, "TOTAL") != total
+
+    other = start_simulator()
+    try:
+        other.metrics.set_ad_metric(ad_id, TODAY - dt.timedelta(days=2), "SPEND_IN_MICRO_DOLLAR", 10**12)
+        other.data.ads["999000000000000001"] = {**template, "id": "999000000000000001"}
+        with api_client(other) as other_api:
+            params = day_params(start, TODAY, ADDITIVE, targeting_types="GENDER,APPTYPE")
+            assert other_api.get(path, params=params).json() == added
+    finally:
+        other.stop()
+
+
 def test_keyword_targeting_uses_keyword_values(sim: Simulator, api: httpx.Client) -> None:
     ad_account_id = next(iter(sim.data.ad_accounts))
     response = api.get(f"/ad_accounts/{ad_account_id}/targeting_analytics", params=day_params(TODAY - dt.timedelta(days=6), TODAY, ["TOTAL_IMPRESSION"], targeting_types="KEYWORD"))

@@ -88,8 +88,9 @@ def sum_metrics(
     A bucket is present when at least one source had activity in it, even if every
     requested column is zero there.
 
-    Ads' day figures are kept across requests (see `MetricsModel.cached_series`); the
-    sums are not, so the cost still grows with sources times days.
+    Ads' day figures and daily targeting sums are kept across requests (see
+    `MetricsModel.cached_series` and `sum_targeting_days`). Other sums are not, so their
+    cost still grows with sources times days.
     """
     return sum_metrics_split(model, sources, query, [splitter], extra_columns)[0]
 
@@ -109,6 +110,21 @@ def sum_metrics_split(
     if not hourly and all(splitter is None for splitter in splitters):
         table = sum_dense(model, sources, query, needed, days, labels)
         return [table if index == 0 else {key: dict(values) for key, values in table.items()} for index in range(len(splitters))]
+    if not hourly and splitters and all(isinstance(splitter, TargetingSplitter) for splitter in splitters):
+        return sum_targeting_days(model, sources, query, splitters, needed, days, labels)
+    return _sum_tables(model, sources, query, splitters, needed, days, labels)
+
+
+def _sum_tables(
+    model: MetricsModel,
+    sources: Sequence[Source],
+    query: MetricsQuery,
+    splitters: Sequence[Splitter | None],
+    needed: frozenset[str],
+    days: list[dt.date],
+    labels: list[dt.date | None],
+) -> list[dict[BucketKey, dict[str, int]]]:
+    hourly = query.granularity == "HOUR"
     tables: list[dict[BucketKey, dict[str, int]]] = [{} for _ in splitters]
     for source in sources:
         series = model.cached_series(source.kind, source.entity_id, days, needed, query.settings, source.video, hourly)
@@ -131,6 +147,52 @@ def sum_metrics_split(
                     for hour, hour_values in enumerate(model.hourly_split(source.kind, source.entity_id, day, split_values)):
                         if hour_values and _hour_in_range(day, hour, query):
                             add_into(table.setdefault((label, hour, split_key), {}), hour_values)
+    return tables
+
+
+def sum_targeting_days(
+    model: MetricsModel,
+    sources: Sequence[Source],
+    query: MetricsQuery,
+    splitters: Sequence[Splitter | None],
+    needed: frozenset[str],
+    days: list[dt.date],
+    labels: list[dt.date | None],
+) -> list[dict[BucketKey, dict[str, int]]]:
+    """Return the daily-or-coarser tables of TargetingSplitters, from daily sums kept across requests.
+
+    Each day's split sums are computed once per set of sources, targeting values,
+    columns and settings (see `MetricsModel.targeting_days`), then added into the
+    query's buckets. A request for the same sums waits for one already computing them.
+    So a client that timed out and retried gets the finished sums instead of starting
+    over, and a later window reuses the days it shares with an earlier one.
+    """
+    key = (
+        tuple(sources),
+        tuple((splitter.targeting_type, tuple(splitter.targets)) for splitter in splitters if isinstance(splitter, TargetingSplitter)),
+        needed,
+        query.settings,
+    )
+    entry = model.targeting_days(key)
+    with entry.lock:
+        missing = [day for day in days if day not in entry.days]
+        if missing:
+            computed = _sum_tables(model, sources, query, splitters, needed, missing, list(missing))
+            for day in missing:
+                entry.days[day] = [{} for _ in splitters]
+            for index, table in enumerate(computed):
+                for (day, _, target), sums in table.items():
+                    entry.days[day][index][target] = sums
+        day_tables = [entry.days[day] for day in days]
+    tables: list[dict[BucketKey, dict[str, int]]] = [{} for _ in splitters]
+    for label, per_splitter in zip(labels, day_tables):
+        for table, targets in zip(tables, per_splitter):
+            for target, sums in targets.items():
+                bucket = table.get((label, None, target))
+                if bucket is None:
+                    table[label, None, target] = dict(sums)
+                else:
+                    add_into(bucket, sums)
     return tables
 
 

@@ -596,6 +596,22 @@ def _build_day_figures(profile: _DeliveryProfile, u: tuple[float, ...]) -> _DayF
     return _DayFigures(delivery, conversion_base, u, profile.order_value_micro)
 
 
+# Entries of daily targeting sums `MetricsModel.targeting_days` keeps: one per account
+# window of the product's sync, whose 90 days of 4 types take about 3 MB.
+TARGETING_DAYS_ENTRIES = 16
+
+
+class TargetingDays:
+    """Daily targeting sums of one request shape: {day: [{target: {column: sum}} per splitter]}.
+
+    `lock` is held while days are computed and read, so one request computes them.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.days: dict[dt.date, list[dict[str, dict[str, int]]]] = {}
+
+
 class MetricsModel:
     """Deterministic metrics over the simulator's data, plus the analytics knobs.
 
@@ -639,6 +655,7 @@ class MetricsModel:
         # Bumped by every change that alters computed figures: overrides, restatements and
         # the generated_metrics switch.
         self._version = 0
+        self._targeting_days: collections.OrderedDict[tuple[Any, ...], TargetingDays] = collections.OrderedDict()
         self._profiles = lru_cache(maxsize=100_000)(self._compute_profile)
 
     @property
@@ -1057,6 +1074,24 @@ class MetricsModel:
             None if values is None else [*map(values.get, order, zeros)]
             for values in self.series(kind, entity_id, days, columns, settings, video, hourly)
         ]
+
+    def targeting_days(self, key: tuple[Any, ...]) -> TargetingDays:
+        """Return the kept daily targeting sums for `key`, a new empty entry when there are none.
+
+        The caller's key names the sources, targeting values, columns and settings. The
+        entry also depends on `today` and `_version`, which are added here. At most
+        TARGETING_DAYS_ENTRIES entries are kept, the least recently used dropped first.
+        """
+        full_key = (*key, self.today, self._version)
+        with self._series_lock:
+            entry = self._targeting_days.get(full_key)
+            if entry is None:
+                entry = self._targeting_days[full_key] = TargetingDays()
+                while len(self._targeting_days) > TARGETING_DAYS_ENTRIES:
+                    self._targeting_days.popitem(last=False)
+            else:
+                self._targeting_days.move_to_end(full_key)
+            return entry
 
     def _store_series(self, key: tuple[Any, ...], entry: tuple[int, tuple[str, ...], array[int], bytearray]) -> None:
         with self._series_lock:
