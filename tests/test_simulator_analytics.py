@@ -19,8 +19,10 @@ from pipelines.pinterest.simulator import Simulator, SimulatorConfig, SimulatorD
 from pipelines.pinterest.simulator import analytics_columns as columns_module
 from pipelines.pinterest.simulator.metrics import (
     DEFAULT_ATTRIBUTION,
+    TARGETING_VALUES,
     AttributionSettings,
     MetricsModel,
+    _uniforms,
     split_exactly,
 )
 
@@ -189,6 +191,106 @@ def test_split_exactly_keeps_total() -> None:
     assert split_exactly(7, [1.0, 1.0, 1.0]) == [3, 2, 2]
 
 
+def test_series_matches_entity_metrics() -> None:
+    """`series` is a faster `entity_metrics` over many days: both give the same values."""
+    model = MetricsModel(SimulatorData.generate(7, "small", TODAY), seed=7, today=TODAY)
+    ad_id = next(iter(model.data.ads))
+    keyword_id = next(iter(model.data.keywords))
+    promotion_id = next(iter(model.data.product_group_promotions))
+    days = [TODAY - dt.timedelta(days=offset) for offset in range(40, -1, -1)]
+    model.set_ad_metric(ad_id, days[3], "SPEND_IN_MICRO_DOLLAR", 0)
+    model.set_ad_metric(ad_id, days[4], "TOTAL_IMPRESSION", None)
+    model.set_ad_metric(ad_id, days[5], "TOTAL_CHECKOUT", -3)
+    model.set_keyword_metric(keyword_id, days[6], "TOTAL_CLICKTHROUGH", 11)
+    model.restate(days=5, factor=1.5)
+    columns = frozenset(MetricsModel.all_additive_columns())
+    settings_cases = [DEFAULT_ATTRIBUTION, AttributionSettings(click_window_days=7, view_window_days=0, conversion_report_time="TIME_OF_CONVERSION")]
+    for kind, entity_id in (("ad", ad_id), ("keyword", keyword_id), ("product_group", promotion_id)):
+        for settings in settings_cases:
+            for video in (False, True):
+                for hourly in (False, True):
+                    expected = [model.entity_metrics(kind, entity_id, day, columns, settings, video, hourly) for day in days]
+                    assert model.series(kind, entity_id, days, columns, settings, video, hourly) == expected
+            every_other_day = days[::2]
+            expected = [model.entity_metrics(kind, entity_id, day, columns, settings, False) for day in every_other_day]
+            assert model.series(kind, entity_id, every_other_day, columns, settings, False) == expected
+
+    model.generated_metrics = False
+    expected = [model.entity_metrics("ad", ad_id, day, columns, DEFAULT_ATTRIBUTION, False) for day in days]
+    assert model.series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False) == expected
+    assert expected[3] == {"SPEND_IN_MICRO_DOLLAR": 0}
+
+
+def test_cached_series_follows_overrides() -> None:
+    """A kept ad series gives `series` values and is dropped when an override changes them."""
+    model = MetricsModel(SimulatorData.generate(7, "small", TODAY), seed=7, today=TODAY)
+    ad_id = next(iter(model.data.ads))
+    days = [TODAY - dt.timedelta(days=offset) for offset in range(20, -1, -1)]
+    columns = frozenset(["SPEND_IN_MICRO_DOLLAR", "TOTAL_IMPRESSION", "TOTAL_CONVERSIONS", "TOTAL_CHECKOUT_VALUE_IN_MICRO_DOLLAR"])
+
+    def without_zeros(series: list[dict[str, int] | None]) -> list[dict[str, int] | None]:
+        return [None if values is None else {column: value for column, value in values.items() if value} for values in series]
+
+    first = model.cached_series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False)
+    assert first == model.series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False)
+    assert model.cached_series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False) == first
+
+    model.set_ad_metric(ad_id, days[2], "SPEND_IN_MICRO_DOLLAR", 5)
+    model.set_ad_metric(ad_id, days[3], "TOTAL_IMPRESSION", 0)
+    changed = model.cached_series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False)
+    assert changed[2] is not None
+    assert changed[2]["SPEND_IN_MICRO_DOLLAR"] == 5
+    assert changed == model.series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False)
+    kept = model.cached_series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False)
+    assert kept == without_zeros(model.series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False))
+
+    model.restate(days=3, factor=2.0)
+    assert model.cached_series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False) == model.series("ad", ad_id, days, columns, DEFAULT_ATTRIBUTION, False)
+
+
+def test_targeting_split_matches_split_exactly() -> None:
+    """Every column of a targeting split is `split_exactly` with the same weights."""
+    model = MetricsModel(SimulatorData.generate(7, "small", TODAY), seed=7, today=TODAY)
+    values = {"A": 1_000_003, "B": 7, "C": 1, "D": 0, "E": -5, "F": 123_456_789}
+    for offset in range(30):
+        day = TODAY - dt.timedelta(days=offset)
+        for targeting_type, targets in (("GENDER", None), ("AGE_BUCKET", None), ("AUDIENCE_INCLUDE", ["1", "2", "3", "4", "5"])):
+            split = model.targeting_split("ad", "42", day, targeting_type, values, targets)
+            names = targets or list(TARGETING_VALUES[targeting_type])
+            weights = targeting_weights(model, "42", day, targeting_type, len(names))
+            expected: dict[str, dict[str, int]] = {}
+            for column, value in values.items():
+                for name, part in zip(names, split_exactly(value, weights)):
+                    if part:
+                        expected.setdefault(name, {})[column] = part
+            assert split == {name: expected[name] for name in names if name in expected}
+
+            table: dict[Any, dict[str, int]] = {("old", None, "A"): {"A": 1}}
+            model.add_targeting_split(table, day, "ad", "42", day, targeting_type, values, names)
+            assert table == {("old", None, "A"): {"A": 1}, **{(day, None, name): parts for name, parts in split.items()}}
+
+
+def targeting_weights(model: MetricsModel, entity_id: str, day: dt.date, targeting_type: str, count: int) -> list[float]:
+    draws = _uniforms(model.seed, "targeting", "ad", entity_id, day.isoformat(), targeting_type, 0)[:count]
+    weights = [draw * draw if draw >= 0.15 or index == 0 else 0.0 for index, draw in enumerate(draws)]
+    if not any(weights):
+        weights[0] = 1.0
+    return weights
+
+
+def test_pin_series_matches_pin_day() -> None:
+    """`pin_series` is a faster `pin_day` over many days: both give the same figures."""
+    model = MetricsModel(SimulatorData.generate(7, "small", TODAY), seed=7, today=TODAY)
+    pin_ids = list(model.data.pins)
+    video_pin = next(pin_id for pin_id in pin_ids if model.is_video_pin(pin_id))
+    model.set_pin_active(video_pin, True)
+    model.set_pin_active(pin_ids[0], True)
+    model.data.pins[pin_ids[1]]["created_at"] = (TODAY - dt.timedelta(days=10)).isoformat() + "T08:00:00"
+    days = [TODAY - dt.timedelta(days=offset) for offset in range(30, -3, -1)]
+    for pin_id in [video_pin, *pin_ids[:6]]:
+        assert model.pin_series(pin_id, days) == [model.pin_day(pin_id, day) for day in days]
+
+
 def test_model_override_rejects_rates() -> None:
     model = MetricsModel(SimulatorData.generate(7, "small", TODAY), seed=7, today=TODAY)
     with pytest.raises(ValueError, match="CTR"):
@@ -276,6 +378,45 @@ def test_targeting_breakdown_sums_to_account(sim: Simulator, api: httpx.Client) 
         assert sum_by_date(rows, ADDITIVE) == account
     values = {item["targeting_value"] for item in response.json()["data"] if item["targeting_type"] == "GENDER"}
     assert values <= {"female", "male", "unknown"}
+
+
+def test_targeting_kept_sums_follow_changes(fresh_sim: Simulator, fresh_api: httpx.Client) -> None:
+    """Targeting sums kept from one request serve later windows, and overrides and new ads replace them."""
+    ad_account_id = next(iter(fresh_sim.data.ad_accounts))
+    path = f"/ad_accounts/{ad_account_id}/targeting_analytics"
+    start = TODAY - dt.timedelta(days=9)
+
+    def fetch(first_day: dt.date, granularity: str = "DAY") -> Any:
+        params = {**day_params(first_day, TODAY, ADDITIVE, targeting_types="GENDER,APPTYPE"), "granularity": granularity}
+        response = fresh_api.get(path, params=params)
+        assert response.status_code == 200
+        return response.json()
+
+    full = fetch(start)
+    assert fetch(start) == full
+    later = fetch(TODAY - dt.timedelta(days=3))
+    assert later["data"] == [item for item in full["data"] if item["metrics"]["DATE"] >= (TODAY - dt.timedelta(days=3)).isoformat()]
+    total = fetch(start, "TOTAL")
+
+    ad_id = children(fresh_sim, "ads", ad_account_id)[0]
+    fresh_sim.metrics.set_ad_metric(ad_id, TODAY - dt.timedelta(days=2), "SPEND_IN_MICRO_DOLLAR", 10**12)
+    changed = fetch(start)
+    assert changed != full
+    template = fresh_sim.data.ads[ad_id]
+    fresh_sim.data.ads["999000000000000001"] = {**template, "id": "999000000000000001"}
+    added = fetch(start)
+    assert added != changed
+    assert fetch(start, "TOTAL") != total
+
+    other = start_simulator()
+    try:
+        other.metrics.set_ad_metric(ad_id, TODAY - dt.timedelta(days=2), "SPEND_IN_MICRO_DOLLAR", 10**12)
+        other.data.ads["999000000000000001"] = {**template, "id": "999000000000000001"}
+        with api_client(other) as other_api:
+            params = day_params(start, TODAY, ADDITIVE, targeting_types="GENDER,APPTYPE")
+            assert other_api.get(path, params=params).json() == added
+    finally:
+        other.stop()
 
 
 def test_keyword_targeting_uses_keyword_values(sim: Simulator, api: httpx.Client) -> None:

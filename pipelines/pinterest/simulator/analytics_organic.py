@@ -74,9 +74,23 @@ def select_metrics(counts: Mapping[str, int], metric_types: Sequence[str], rates
 def split_response(days: list[DayFigures], metric_types: Sequence[str], rates: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
     summary: dict[str, int] = {}
     daily = []
+    # Most pins have no activity, so most days' counts are all zero. Those days' metrics
+    # depend only on which counts are present, and they add nothing to the summary
+    # beyond those keys, so each key set is worked out once.
+    zero_metrics: dict[tuple[str, ...], dict[str, float | int]] = {}
     for day, status, counts in days:
-        daily.append({"date": day.isoformat(), "data_status": status, "metrics": select_metrics(counts, metric_types, rates)})
-        add_into(summary, counts)
+        if any(counts.values()):
+            metrics = select_metrics(counts, metric_types, rates)
+            add_into(summary, counts)
+        else:
+            names = tuple(counts)
+            zero = zero_metrics.get(names)
+            if zero is None:
+                zero = zero_metrics[names] = select_metrics(counts, metric_types, rates)
+                for name in names:
+                    summary.setdefault(name, 0)
+            metrics = dict(zero)
+        daily.append({"date": day.isoformat(), "data_status": status, "metrics": metrics})
     return {"daily_metrics": daily, "summary_metrics": select_metrics(summary, metric_types, rates)}
 
 
@@ -209,8 +223,7 @@ class OrganicAnalytics:
 
     def pin_days(self, pin_id: str, days: list[dt.date], app_type: str) -> list[DayFigures]:
         figures = []
-        for day in days:
-            pin_day = self.model.pin_day(pin_id, day)
+        for day, pin_day in zip(days, self.model.pin_series(pin_id, days)):
             if pin_day is None:
                 continue
             status, counts = pin_day

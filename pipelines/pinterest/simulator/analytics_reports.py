@@ -325,9 +325,10 @@ def report_rows(model: MetricsModel, ad_account_id: str, spec: ReportSpec) -> di
         rows = []
         for targeting_type, table in breakdowns:
             for key, values in sorted_buckets(table):
-                if not derive_metrics(spec.query.columns, values) or not passes_metrics_filters(values, spec):
+                metrics = derive_metrics(spec.query.columns, values)
+                if not metrics or not passes_metrics_filters(values, spec):
                     continue
-                row = metric_row(key, id_key, entity_id, attributes, spec.query.columns, values)
+                row = metric_row(key, id_key, entity_id, attributes, spec.query.columns, values, metrics)
                 if targeting_type is not None:
                     row = {"TARGETING_TYPE": targeting_type, "TARGETING_VALUE": key[2], **row}
                 rows.append(row)

@@ -38,6 +38,7 @@ from .analytics_params import (
 from .analytics_rows import (
     ID_KEYS,
     Source,
+    Splitter,
     ad_sources,
     keyword_sources,
     keyword_splitter,
@@ -45,6 +46,7 @@ from .analytics_rows import (
     require_ad_account,
     sorted_buckets,
     sum_metrics,
+    sum_metrics_split,
     targeting_splitter,
 )
 from .metrics import MetricsModel
@@ -202,8 +204,9 @@ class AdsAnalytics:
         requested = self.ids(request, "product_group_ids", required=True) or []
         query = self.query(request)
         groups = []
+        promotions_by_id = product_group_promotions_by_id(self.model, ad_account_id, requested)
         for product_group_id in requested:
-            promotion_ids = product_group_promotions(self.model, ad_account_id, [product_group_id])
+            promotion_ids = promotions_by_id.get(product_group_id)
             if promotion_ids:
                 groups.append((product_group_id, [Source("product_group", promotion_id) for promotion_id in promotion_ids]))
         return self.rows("PRODUCT_GROUP", groups, query)
@@ -276,31 +279,67 @@ class AdsAnalytics:
         by_entity = self.model.ads_by(level, ad_account_id)
         id_key = ID_KEYS[level]
         data: list[dict[str, Any]] = []
+        unique_types = list(dict.fromkeys(targeting_types))
         for entity_id in entity_ids:
             if entity_id not in by_entity:
                 continue
             attributes = self.model.entity_attributes(level, entity_id)
-            for targeting_type in dict.fromkeys(targeting_types):
-                table = self.targeting_table(level, ad_account_id, entity_id, by_entity[entity_id], targeting_type, query)
-                for key, values in sorted_buckets(table):
+            tables = self.targeting_tables(level, ad_account_id, entity_id, by_entity[entity_id], unique_types, query)
+            for targeting_type in unique_types:
+                for key, values in sorted_buckets(tables[targeting_type]):
                     metrics = metric_row(key, id_key, entity_id, attributes, query.columns, values)
                     data.append({"targeting_type": targeting_type, "targeting_value": key[2], "metrics": metrics})
         return {"data": data}
 
-    def targeting_table(
-        self, level: str, ad_account_id: str, entity_id: str, ad_ids: list[str], targeting_type: str, query: MetricsQuery
-    ) -> dict[Any, dict[str, int]]:
-        if targeting_type == "KEYWORD":
-            if level == "AD":
-                return {}
-            campaign_ids = [entity_id] if level == "CAMPAIGN" else None
-            ad_group_ids = [entity_id] if level == "AD_GROUP" else None
-            sources = keyword_sources(self.model, ad_account_id, campaign_ids, ad_group_ids)
-            return sum_metrics(self.model, sources, query, keyword_splitter(self.model))
-        splitter = targeting_splitter(self.model, targeting_type, ad_account_id)
-        if splitter is None:
+    def targeting_tables(
+        self, level: str, ad_account_id: str, entity_id: str, ad_ids: list[str], targeting_types: list[str], query: MetricsQuery
+    ) -> dict[str, dict[Any, dict[str, int]]]:
+        """Return the summed figures of one entity per targeting type.
+
+        The ad-based types share one pass over the ads, so each ad-day is computed once
+        however many types the request names.
+        """
+        tables: dict[str, dict[Any, dict[str, int]]] = {}
+        split_types: list[str] = []
+        splitters: list[Splitter | None] = []
+        for targeting_type in targeting_types:
+            if targeting_type == "KEYWORD":
+                tables[targeting_type] = self.keyword_table(level, ad_account_id, entity_id, query)
+                continue
+            splitter = targeting_splitter(self.model, targeting_type, ad_account_id)
+            if splitter is None:
+                tables[targeting_type] = {}
+                continue
+            split_types.append(targeting_type)
+            splitters.append(splitter)
+        if splitters:
+            split_tables = sum_metrics_split(self.model, ad_sources(self.model, ad_ids), query, splitters)
+            tables.update(zip(split_types, split_tables))
+        return tables
+
+    def keyword_table(self, level: str, ad_account_id: str, entity_id: str, query: MetricsQuery) -> dict[Any, dict[str, int]]:
+        if level == "AD":
             return {}
-        return sum_metrics(self.model, ad_sources(self.model, ad_ids), query, splitter)
+        campaign_ids = [entity_id] if level == "CAMPAIGN" else None
+        ad_group_ids = [entity_id] if level == "AD_GROUP" else None
+        sources = keyword_sources(self.model, ad_account_id, campaign_ids, ad_group_ids)
+        return sum_metrics(self.model, sources, query, keyword_splitter(self.model))
+
+
+def product_group_promotions_by_id(model: MetricsModel, ad_account_id: str, product_group_ids: list[str]) -> dict[str, list[str]]:
+    """Return `product_group_promotions(model, ad_account_id, [id])` for every id, in one scan."""
+    wanted = set(product_group_ids)
+    result: dict[str, list[str]] = {}
+    for promotion_id, promotion in list(model.data.product_group_promotions.items()):
+        catalog_group_id = promotion.get("catalog_product_group_id")
+        if promotion_id not in wanted and catalog_group_id not in wanted:
+            continue
+        if model.product_group_parents(promotion)[0] != ad_account_id:
+            continue
+        for key in dict.fromkeys((promotion_id, catalog_group_id)):
+            if key in wanted:
+                result.setdefault(key, []).append(promotion_id)
+    return result
 
 
 def product_group_promotions(model: MetricsModel, ad_account_id: str, product_group_ids: list[str]) -> list[str]:

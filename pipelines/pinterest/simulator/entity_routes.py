@@ -220,12 +220,15 @@ class EntityEndpoints:
             parents = {("CAMPAIGN", campaign_id)}
         else:
             parents = {("ADVERTISER", account_id)}
+        # A cheaper first test on the parent id alone, which the parent pair test implies.
+        parent_ids = {parent_id for _, parent_id in parents}
 
         def select() -> list[str]:
             return [
                 keyword_id
                 for keyword_id, keyword in self.data.keywords.items()
-                if (keyword.get("parent_type"), keyword.get("parent_id")) in parents
+                if keyword.get("parent_id") in parent_ids
+                and (keyword.get("parent_type"), keyword.get("parent_id")) in parents
                 and self.data.ad_account_of_keyword(keyword) == account_id
                 and (match_types is None or keyword.get("match_type") in match_types)
             ]
@@ -275,10 +278,14 @@ class EntityEndpoints:
             raise invalid_parameter("Include either ad_group_id or product_group_promotion_ids in your request.")
 
         def select() -> list[str]:
+            # The first two tests are SimulatorData.ad_account_of_promotion inlined: they
+            # run for every promotion, once per ad group of a sync.
+            ad_groups = self.data.ad_groups
             matching = (
                 promotion_id
                 for promotion_id, promotion in self.data.product_group_promotions.items()
-                if self.data.ad_account_of_promotion(promotion) == account_id
+                if (group := ad_groups.get(promotion.get("ad_group_id") or ""))
+                and group["ad_account_id"] == account_id
                 and promotion["status"] in statuses
                 and (
                     promotion_id in promotion_ids
