@@ -81,11 +81,12 @@ def organic_windows(run: OrganicRun, table: str, unavailable: UnavailableLog) ->
 
 def daily_rows(splits: Mapping[str, Any], metrics: Sequence[str], extra: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Return one row per split and day of a `{split: {daily_metrics: [...]}}` response."""
+    names = [(name, column_name(name)) for name in metrics]
     rows: list[dict[str, Any]] = []
     for split_value, body in splits.items():
         for day in (body or {}).get("daily_metrics", []) or []:
             values = day.get("metrics") or {}
-            row = {column_name(name): values.get(name) for name in metrics}
+            row = {column: values.get(name) for name, column in names}
             row.update(extra)
             row["split_value"] = split_value
             row["date"] = dt.date.fromisoformat(str(day["date"])[:10])
@@ -149,12 +150,26 @@ def _pin_splits(body: Any) -> Mapping[str, Any]:
 
 
 def _pin_rows(pin_id: str, body: Any) -> list[dict[str, Any]]:
-    rows = daily_rows(_pin_splits(body), PIN_METRICS, {"pin_id": pin_id})
     # A pin whose every returned metric is zero or missing had no activity in the window:
     # it gets no rows rather than a run of zero rows.
-    if not any(_positive(row.get(column_name(name))) for row in rows for name in PIN_METRICS):
+    splits = _pin_splits(body)
+    if not _has_activity(splits, PIN_METRICS):
         return []
-    return rows
+    return daily_rows(splits, PIN_METRICS, {"pin_id": pin_id})
+
+
+def _has_activity(splits: Mapping[str, Any], metrics: Sequence[str]) -> bool:
+    """Tell whether any day of a `{split: {daily_metrics: [...]}}` response has a positive metric."""
+    for body in splits.values():
+        for day in (body or {}).get("daily_metrics", []) or []:
+            values = day.get("metrics") or {}
+            # Zero, None and "" are falsy and never positive. Days of an inactive pin have
+            # no truthy value, so they skip the exact check below.
+            if not any(values.values()):
+                continue
+            if any(_positive(values.get(name)) for name in metrics):
+                return True
+    return False
 
 
 def pin_batches(run: OrganicRun, unavailable: UnavailableLog) -> Iterator[pa.Table]:
