@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import ApiError
-from .arrow import table_from_rows
+from .arrow import TableBuffer, table_from_rows
 from .columns import column_name
 from .dates import ORGANIC, DateRange, plan_fetch
 from .unavailable import UnavailableLog
@@ -178,6 +178,7 @@ def pin_batches(run: OrganicRun, unavailable: UnavailableLog) -> Iterator[pa.Tab
         return
     pin_ids = active_pin_ids(run.client)
     batch_available = True
+    buffer = TableBuffer()
 
     for window in windows:
         base = {
@@ -206,7 +207,9 @@ def pin_batches(run: OrganicRun, unavailable: UnavailableLog) -> Iterator[pa.Tab
 
             rows = [row for pin_id, body in answers.items() for row in _pin_rows(str(pin_id), body)]
             if rows:
-                yield table_from_rows(rows, PIN_SCHEMA)
+                yield from buffer.add(table_from_rows(rows, PIN_SCHEMA))
+    if buffer.rows:
+        yield buffer.flush()
 
 
 def _single_pin_answers(client: Any, pin_ids: Sequence[str], params: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
