@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import random
 from typing import Any
@@ -10,11 +11,12 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from pipelines.pinterest.analytics import ads_rows
+from pipelines.pinterest.analytics import ads_rows, reports
 from pipelines.pinterest.analytics.ads_rows import AccountRows, output_row, rows_to_table
 from pipelines.pinterest.analytics.arrow import TableBuffer, table_from_rows
 from pipelines.pinterest.analytics.columns import column_name
 from pipelines.pinterest.analytics.organic import PIN_SCHEMA, _pin_rows
+from pipelines.pinterest.analytics.reports import ReportError, parse_report, report_entities
 from pipelines.pinterest.analytics.sync import PARENT_FIELDS
 from pipelines.pinterest.analytics.tables import AD_ANALYTICS, KEYWORD_ANALYTICS, TARGETING_ANALYTICS, AdsTable, ads_schema
 from pipelines.pinterest.errors import PinterestSyncError
@@ -257,3 +259,83 @@ def test_pin_rows_only_with_positive_metric():
     assert [row["date"] for row in rows] == [dt.date(2026, 3, 1), dt.date(2026, 3, 2)]
     assert rows[1]["save"] == "2"
     assert table_from_rows(rows, PIN_SCHEMA).column("save").to_pylist() == [None, 2]
+
+
+# ----- report parsing -------------------------------------------------------------------------
+
+
+def test_report_entities_in_document_order():
+    payload = (
+        b' {"813744226420795884": [{"DATE": "2024-05-01", "SPEND_IN_MICRO_DOLLAR": 5}] ,\n'
+        b'"1":[{"targeting_type": "GENDER", "targeting_value": "female", "metrics": {"DATE": "2024-05-01"}}], "2": []} \n'
+    )
+
+    entities = list(report_entities(payload, "test report"))
+
+    assert entities == [
+        ("813744226420795884", [{"DATE": "2024-05-01", "SPEND_IN_MICRO_DOLLAR": 5}]),
+        ("1", [{"DATE": "2024-05-01", "TARGETING_TYPE": "GENDER", "TARGETING_VALUE": "female"}]),
+        ("2", []),
+    ]
+    assert list(report_entities(b"", "test report")) == []
+    assert list(report_entities(b"{ }", "test report")) == []
+    assert list(report_entities('{"3": []}'.encode("utf-8-sig"), "test report")) == [("3", [])]
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b'{"1": [], "2": [{"DATE": }]}', r"not valid JSON \(Expecting value: line 1 column 26 \(char 25\)\)"),
+        (b'{"1": [] "2": []}', r"not valid JSON \(Expecting ',' delimiter: line 1 column 10 \(char 9\)\)"),
+        (b'{"1" []}', r"not valid JSON \(Expecting ':' delimiter"),
+        (b'{1: []}', r"not valid JSON \(Expecting property name enclosed in double quotes"),
+        (b'{"1": []} []', r"not valid JSON \(Extra data: line 1 column 11"),
+        (b'{"1": [], "2": {"DATE": "2024-05-01"}}', "id 2 maps to a dict, expected a list of rows"),
+        (b'"text"', "is a JSON str, expected an object keyed by entity id"),
+        (b"\xff\xfe{", "not valid JSON"),
+    ],
+)
+def test_report_errors_named(payload, message):
+    with pytest.raises(ReportError, match=message):
+        list(report_entities(payload, "CAMPAIGN report"))
+
+
+def test_report_entities_before_error_are_yielded():
+    entities = report_entities(b'{"1": [{"DATE": "2024-05-01"}], "2": [', "CAMPAIGN report")
+
+    assert next(entities) == ("1", [{"DATE": "2024-05-01"}])
+    with pytest.raises(ReportError, match="not valid JSON"):
+        next(entities)
+
+
+def test_parse_report_keeps_last_of_repeated_key():
+    assert parse_report(b'{"1": [{"DATE": "a"}], "2": [], "1": [{"DATE": "b"}]}', "test report") == {"1": [{"DATE": "b"}], "2": []}
+
+
+@pytest.mark.parametrize("piece_bytes", [1, 2, 7, 64, 4096])
+def test_report_pieces_parse_alike(monkeypatch, piece_bytes):
+    monkeypatch.setattr(reports, "DECODE_PIECE_BYTES", piece_bytes)
+    document = {
+        str(813744226420795884 + entity): [
+            {"DATE": f"2024-05-{day + 1:02d}", "SPEND_IN_MICRO_DOLLAR": entity * day, "CAMPAIGN_NAME": "Frühling 🌷", "CTR": 0.5}
+            for day in range(entity % 4)
+        ]
+        for entity in range(12)
+    }
+    payload = json.dumps(document, ensure_ascii=False, indent=1).encode()
+
+    assert list(report_entities(payload, "test report")) == list(document.items())
+
+
+@pytest.mark.parametrize("piece_bytes", [3, 4096])
+def test_report_error_positions_from_start(monkeypatch, piece_bytes):
+    monkeypatch.setattr(reports, "DECODE_PIECE_BYTES", piece_bytes)
+    payload = b'{"1": [{"DATE": "2024-05-01"}],\n "2": [{"DATE": "2024-05-01",}]}'
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(payload)
+
+    with pytest.raises(ReportError) as error:
+        list(report_entities(payload, "CAMPAIGN report"))
+
+    assert f"not valid JSON ({expected.value})" in str(error.value)
+    assert "line 2" in str(error.value)

@@ -127,7 +127,7 @@ def _account_batches(
         report_columns = tuple(column for column in columns if column not in NOT_IN_REPORTS)
         jobs = _report_jobs(table, plan.reports, report_columns, run.settings)
         for _job, entities in run_reports(run.client, ad_account_id, jobs, run.settings, run.poll_policy):
-            for rows, entity_ids in _report_chunks(entities.items()):
+            for rows, entity_ids in _report_chunks(entities):
                 yield from buffer.add(rows_to_table(rows, entity_ids, report_columns, account_rows))
 
 
