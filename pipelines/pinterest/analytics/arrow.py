@@ -22,10 +22,10 @@ logger = logging.getLogger(__name__)
 
 MICROS_PER_UNIT = 1_000_000
 
-# Rows per Arrow table handed to dlt. A table is handed out once this many rows are
-# buffered, so it contains at most BATCH_ROWS plus the last converted piece: one sync
-# response (250 entities times 90 days is 22,500 rows) or one chunk of report rows.
-BATCH_ROWS = 50_000
+# Rows per Arrow table handed to dlt. Small responses are combined until this many rows
+# are buffered, so a table contains at most BATCH_ROWS plus the last converted piece: one
+# sync response (250 entities times 90 days is 22,500 rows) or one chunk of report rows.
+BATCH_ROWS = 20_000
 
 
 def to_text(value: Any) -> str | None:

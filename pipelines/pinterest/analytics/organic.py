@@ -206,6 +206,8 @@ def pin_batches(run: OrganicRun, unavailable: UnavailableLog) -> Iterator[pa.Tab
                 answers, _ = _single_pin_answers(run.client, chunk, base)
 
             rows = [row for pin_id, body in answers.items() for row in _pin_rows(str(pin_id), body)]
+            # Free the responses before the next request is sent.
+            del answers
             if rows:
                 yield from buffer.add(table_from_rows(rows, PIN_SCHEMA))
     if buffer.rows:
