@@ -272,8 +272,8 @@ def run_reports(
                 url = status.get("url")
                 payload = client.download(url) if url else b""
                 logger.info("Downloaded %s after %d status checks.", description, entry.polls)
-                # The entity iterator is the payload's only holder from here, so the
-                # payload is freed once the iterator is exhausted.
+                # Only the entity iterator refers to the payload from here, so this
+                # function keeps no report in memory after it has been read.
                 entities = report_entities(payload, description)
                 del payload
                 yield entry.job, entities
