@@ -155,7 +155,7 @@ class _InferredColumns:
             # A safe cast raises for integers beyond 2**53 in a float column, as
             # `pa.array(values, pa.float64())` in the row converters does.
             return pc.cast(values, data_type)
-        raise _RowPathRequired(f"{key} holds {values.type} values for a {data_type} column")
+        raise _RowPathRequired(f"{key} contains {values.type} values for a {data_type} column")
 
 
 def _columns_table(
@@ -217,7 +217,7 @@ def _columns_table(
 
 
 def _repeat(value: Any, field: pa.Field, length: int) -> pa.Array:
-    """One value converted as `table_from_rows` converts it, repeated `length` times."""
+    """Convert one value as `table_from_rows` does and repeat it `length` times."""
     converted = table_from_rows([{field.name: value}], pa.schema([field])).column(0)[0]
     return pa.repeat(converted, length)
 
