@@ -10,27 +10,30 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
-from ..errors import AccessDenied, PinterestSyncError
-from .arrow import metric_values, parse_report_date, table_from_rows
+from ..errors import AccessDenied
+from .ads_rows import AccountRows, rows_to_table
+from .arrow import TableBuffer
 from .columns import NOT_IN_REPORTS
 from .cursor import advance, ranges_to_fetch, read_coverage, write_coverage
 from .dates import REPORT_DAILY, REPORT_HOURLY, SYNC_DAILY, SYNC_HOURLY, DateRange, FetchPlan, Reach, plan_fetch
 from .entities import EntityIndex
 from .reports import PollPolicy, ReportJob, run_reports, targeting_groups
 from .request import ReportSettings
-from .sync import PARENT_FIELDS, fetch_sync_rows, request_columns
+from .sync import fetch_sync_rows, request_columns
 from .tables import AdsTable, ads_schema
 from .unavailable import UnavailableLog
 
 logger = logging.getLogger(__name__)
 
-BATCH_ROWS = 50_000
+# Report rows converted to Arrow at a time, from consecutive entities of one report. As
+# parsed JSON, a row of the default columns takes about 2 KB, so a chunk about 10 MB.
+REPORT_CHUNK_ROWS = 5_000
 
 
 @dataclass(frozen=True)
@@ -61,24 +64,6 @@ def reaches(table: AdsTable, settings: ReportSettings) -> tuple[Reach | None, Re
     return sync_reach, report_reach
 
 
-class _RowBuffer:
-    """Collect converted rows and hand them out as Arrow tables of about BATCH_ROWS rows."""
-
-    def __init__(self, schema: pa.Schema) -> None:
-        self.schema = schema
-        self.rows: list[dict[str, Any]] = []
-
-    def add(self, rows: list[dict[str, Any]]) -> Iterator[pa.Table]:
-        self.rows.extend(rows)
-        if len(self.rows) >= BATCH_ROWS:
-            yield self.flush()
-
-    def flush(self) -> pa.Table:
-        table = table_from_rows(self.rows, self.schema)
-        self.rows = []
-        return table
-
-
 def ads_table_batches(table: AdsTable, run: AdsRun, state: MutableMapping[str, Any], unavailable: UnavailableLog) -> Iterator[pa.Table]:
     """Yield Arrow batches of `table` for every ad account of the run, updating the cursors."""
     settings = run.settings
@@ -96,9 +81,9 @@ def ads_table_batches(table: AdsTable, run: AdsRun, state: MutableMapping[str, A
         ranges = ranges_to_fetch(requested, coverage, run.lookback_days, floor)
         plan = plan_fetch(ranges, run.today, sync_reach, report_reach)
 
-        buffer = _RowBuffer(schema)
+        buffer = TableBuffer()
         try:
-            yield from _account_batches(table, run, account, plan, buffer)
+            yield from _account_batches(table, run, account, plan, schema, buffer)
         except AccessDenied as error:
             logger.warning(
                 "Skipping %s of ad account %s: access denied (HTTP %s, request id %s). Grant the "
@@ -117,14 +102,17 @@ def ads_table_batches(table: AdsTable, run: AdsRun, state: MutableMapping[str, A
             write_coverage(state, ad_account_id, cursor_key, advance(coverage, requested))
 
 
-def _account_batches(table: AdsTable, run: AdsRun, account: Mapping[str, Any], plan: FetchPlan, buffer: _RowBuffer) -> Iterator[pa.Table]:
+def _account_batches(
+    table: AdsTable, run: AdsRun, account: Mapping[str, Any], plan: FetchPlan, schema: pa.Schema, buffer: TableBuffer
+) -> Iterator[pa.Table]:
     ad_account_id = str(account["id"])
-    context = {
+    values = {
         "ad_account_id": ad_account_id,
         "currency": account.get("currency"),
         **run.settings.attribution(),
     }
     parents = run.entities.parents(ad_account_id, table) if (plan.sync or plan.reports) and table.parents else {}
+    account_rows = AccountRows(table, schema, values, parents)
     columns = request_columns(table, run.settings)
 
     if plan.sync:
@@ -133,67 +121,34 @@ def _account_batches(table: AdsTable, run: AdsRun, account: Mapping[str, Any], p
             ids = [str(item["id"]) for item in run.entities.entities(ad_account_id, table)]
         for window in plan.sync:
             for response_rows in fetch_sync_rows(run.client, ad_account_id, table, window, run.settings, ids):
-                rows = [_output_row(table, row, None, context, parents, columns) for row in response_rows]
-                yield from buffer.add(rows)
+                converted = rows_to_table(response_rows, None, columns, account_rows) if response_rows else None
+                # Free the response before the next request is sent.
+                del response_rows
+                if converted is not None:
+                    yield from buffer.add(converted)
 
     if plan.reports:
         report_columns = tuple(column for column in columns if column not in NOT_IN_REPORTS)
         jobs = _report_jobs(table, plan.reports, report_columns, run.settings)
         for _job, entities in run_reports(run.client, ad_account_id, jobs, run.settings, run.poll_policy):
-            rows = [
-                _output_row(table, row, entity_id, context, parents, report_columns)
-                for entity_id, entity_rows in entities.items()
-                for row in entity_rows
-            ]
-            yield from buffer.add(rows)
+            for rows, entity_ids in _report_chunks(entities):
+                yield from buffer.add(rows_to_table(rows, entity_ids, report_columns, account_rows))
+
+
+def _report_chunks(entities: Iterable[tuple[str, list[dict[str, Any]]]]) -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
+    """Group report rows of consecutive entities into lists of about REPORT_CHUNK_ROWS rows, with each row's entity id."""
+    rows: list[dict[str, Any]] = []
+    entity_ids: list[str] = []
+    for entity_id, entity_rows in entities:
+        rows.extend(entity_rows)
+        entity_ids.extend([entity_id] * len(entity_rows))
+        if len(rows) >= REPORT_CHUNK_ROWS:
+            yield rows, entity_ids
+            rows, entity_ids = [], []
+    if rows:
+        yield rows, entity_ids
 
 
 def _report_jobs(table: AdsTable, windows: tuple[DateRange, ...], columns: tuple[str, ...], settings: ReportSettings) -> list[ReportJob]:
     groups = targeting_groups(settings.targeting_types) if table.targeting else [()]
     return [ReportJob(table.report_level, window, columns, group) for window in windows for group in groups]
-
-
-def _output_row(
-    table: AdsTable,
-    api_row: Mapping[str, Any],
-    entity_id: str | None,
-    context: Mapping[str, Any],
-    parents: Mapping[str, Mapping[str, str | None]],
-    columns: tuple[str, ...],
-) -> dict[str, Any]:
-    """Build one table row: metrics under snake_case names, then keys and settings on top.
-
-    `entity_id` is the report key; sync rows carry the id in `table.id_field` instead.
-    """
-    row = metric_values(api_row, columns)
-    row.update(context)
-
-    if table.id_column:
-        entity = entity_id if entity_id is not None else api_row.get(table.id_field)  # type: ignore[arg-type]
-        row[table.id_column] = None if entity is None else str(entity)
-        for parent, value in parents.get(str(entity), {}).items():
-            if row.get(parent) is None:
-                row[parent] = value
-    for parent in table.parents:
-        value = api_row.get(PARENT_FIELDS[parent])
-        if value is not None:
-            row[parent] = str(value)
-
-    if table.targeting:
-        row["targeting_type"] = api_row.get("TARGETING_TYPE")
-        value = api_row.get("TARGETING_VALUE")
-        row["targeting_value"] = None if value is None else str(value)
-
-    if "DATE" not in api_row:
-        raise PinterestSyncError(
-            f"A {table.name} row of ad account {context['ad_account_id']} has no DATE, so it cannot be stored by day: "
-            f"{dict(api_row)!r}. Check that granularity is DAY or HOUR."
-        )
-    day, hour = parse_report_date(api_row["DATE"])
-    row["date"] = day
-    # NOTE: how Pinterest labels hourly rows is not documented; a time inside DATE and a
-    # separate HOUR key are both read.
-    if "HOUR" in api_row and hour is None:
-        hour = int(api_row["HOUR"])
-    row["hour"] = hour
-    return row

@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -21,6 +21,11 @@ from .columns import column_name, derived_amount_name, is_micro
 logger = logging.getLogger(__name__)
 
 MICROS_PER_UNIT = 1_000_000
+
+# Rows per Arrow table handed to dlt. Small responses are combined until this many rows
+# are buffered, so a table contains at most BATCH_ROWS plus the last converted piece: one
+# sync response (250 entities times 90 days is 22,500 rows) or one chunk of report rows.
+BATCH_ROWS = 20_000
 
 
 def to_text(value: Any) -> str | None:
@@ -73,6 +78,35 @@ def parse_report_date(value: Any) -> tuple[dt.date, int | None]:
     return day, hour
 
 
+class TableBuffer:
+    """Collect Arrow tables and hand them out concatenated in batches of about `batch_rows` rows.
+
+    dlt writes each yielded table as one item, so a few large batches cost less than one
+    per API response.
+    """
+
+    def __init__(self, batch_rows: int = BATCH_ROWS) -> None:
+        self.batch_rows = batch_rows
+        self.tables: list[pa.Table] = []
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> Iterator[pa.Table]:
+        """Add a table; yield a batch once `batch_rows` rows are buffered."""
+        if table.num_rows == 0:
+            return
+        self.tables.append(table)
+        self.rows += table.num_rows
+        if self.rows >= self.batch_rows:
+            yield self.flush()
+
+    def flush(self) -> pa.Table:
+        """Return the buffered rows as one table and empty the buffer."""
+        batch = pa.concat_tables(self.tables)
+        self.tables = []
+        self.rows = 0
+        return batch
+
+
 def table_from_rows(rows: list[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
     """Build an Arrow table of `schema` from rows keyed by column name; absent keys are NULL."""
     warned: set[str] = set()
@@ -115,7 +149,7 @@ def metric_values(api_row: Mapping[str, Any], api_columns: tuple[str, ...]) -> d
     currency even though the API name reads "dollar".
     """
     values: dict[str, Any] = {}
-    for api_name, name, derived in _column_plan(api_columns):
+    for api_name, name, derived in column_plan(api_columns):
         if api_name not in api_row:
             continue
         value = api_row[api_name]
@@ -126,7 +160,7 @@ def metric_values(api_row: Mapping[str, Any], api_columns: tuple[str, ...]) -> d
 
 
 @functools.lru_cache(maxsize=64)
-def _column_plan(api_columns: tuple[str, ...]) -> tuple[tuple[str, str, str | None], ...]:
+def column_plan(api_columns: tuple[str, ...]) -> tuple[tuple[str, str, str | None], ...]:
     """(API name, column name, derived amount column or None) per requested column."""
     return tuple(
         (api_name, column_name(api_name), derived_amount_name(api_name) if is_micro(api_name) else None)

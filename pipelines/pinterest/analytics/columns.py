@@ -7,6 +7,8 @@ except `QUIZ_PIN_RESULT_OPEN`, are valid in asynchronous report requests.
 
 from __future__ import annotations
 
+import functools
+
 import pyarrow as pa
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
@@ -167,8 +169,12 @@ CONVERSION_COLUMNS = frozenset(
 _naming = NamingConvention()
 
 
+@functools.lru_cache(maxsize=1024)
 def column_name(api_name: str) -> str:
-    """Return the table column for an API name, as dlt's snake_case naming writes it."""
+    """Return the table column for an API name, as dlt's snake_case naming writes it.
+
+    Cached because row conversion looks names up per value; the API names form a small set.
+    """
     return _naming.normalize_identifier(api_name)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import ApiError
-from .arrow import table_from_rows
+from .arrow import TableBuffer, table_from_rows
 from .columns import column_name
 from .dates import ORGANIC, DateRange, plan_fetch
 from .unavailable import UnavailableLog
@@ -81,11 +81,12 @@ def organic_windows(run: OrganicRun, table: str, unavailable: UnavailableLog) ->
 
 def daily_rows(splits: Mapping[str, Any], metrics: Sequence[str], extra: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Return one row per split and day of a `{split: {daily_metrics: [...]}}` response."""
+    names = [(name, column_name(name)) for name in metrics]
     rows: list[dict[str, Any]] = []
     for split_value, body in splits.items():
         for day in (body or {}).get("daily_metrics", []) or []:
             values = day.get("metrics") or {}
-            row = {column_name(name): values.get(name) for name in metrics}
+            row = {column: values.get(name) for name, column in names}
             row.update(extra)
             row["split_value"] = split_value
             row["date"] = dt.date.fromisoformat(str(day["date"])[:10])
@@ -149,12 +150,26 @@ def _pin_splits(body: Any) -> Mapping[str, Any]:
 
 
 def _pin_rows(pin_id: str, body: Any) -> list[dict[str, Any]]:
-    rows = daily_rows(_pin_splits(body), PIN_METRICS, {"pin_id": pin_id})
     # A pin whose every returned metric is zero or missing had no activity in the window:
     # it gets no rows rather than a run of zero rows.
-    if not any(_positive(row.get(column_name(name))) for row in rows for name in PIN_METRICS):
+    splits = _pin_splits(body)
+    if not _has_activity(splits, PIN_METRICS):
         return []
-    return rows
+    return daily_rows(splits, PIN_METRICS, {"pin_id": pin_id})
+
+
+def _has_activity(splits: Mapping[str, Any], metrics: Sequence[str]) -> bool:
+    """Tell whether any day of a `{split: {daily_metrics: [...]}}` response has a positive metric."""
+    for body in splits.values():
+        for day in (body or {}).get("daily_metrics", []) or []:
+            values = day.get("metrics") or {}
+            # Zero, None and "" are falsy and never positive. Days of an inactive pin have
+            # no truthy value, so they skip the exact check below.
+            if not any(values.values()):
+                continue
+            if any(_positive(values.get(name)) for name in metrics):
+                return True
+    return False
 
 
 def pin_batches(run: OrganicRun, unavailable: UnavailableLog) -> Iterator[pa.Table]:
@@ -163,6 +178,7 @@ def pin_batches(run: OrganicRun, unavailable: UnavailableLog) -> Iterator[pa.Tab
         return
     pin_ids = active_pin_ids(run.client)
     batch_available = True
+    buffer = TableBuffer()
 
     for window in windows:
         base = {
@@ -190,8 +206,12 @@ def pin_batches(run: OrganicRun, unavailable: UnavailableLog) -> Iterator[pa.Tab
                 answers, _ = _single_pin_answers(run.client, chunk, base)
 
             rows = [row for pin_id, body in answers.items() for row in _pin_rows(str(pin_id), body)]
+            # Free the responses before the next request is sent.
+            del answers
             if rows:
-                yield table_from_rows(rows, PIN_SCHEMA)
+                yield from buffer.add(table_from_rows(rows, PIN_SCHEMA))
+    if buffer.rows:
+        yield buffer.flush()
 
 
 def _single_pin_answers(client: Any, pin_ids: Sequence[str], params: Mapping[str, Any]) -> tuple[dict[str, Any], int]:

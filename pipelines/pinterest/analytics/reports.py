@@ -8,8 +8,10 @@ five minutes and the report one hour, so each report is downloaded as soon as it
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -90,24 +92,151 @@ def targeting_groups(types: Sequence[str]) -> list[tuple[str, ...]]:
 
 
 def parse_report(payload: bytes, description: str) -> dict[str, list[dict[str, Any]]]:
-    """Parse a JSON report: an object keyed by entity id, each holding a list of rows.
+    """Parse a whole JSON report into `{entity id: rows}`; see `report_entities`."""
+    return dict(report_entities(payload, description))
 
-    Pinterest omits rows whose metrics are all zero. Targeting rows in the nested
-    `{targeting_type, targeting_value, metrics}` form are flattened.
+
+def report_entities(payload: bytes, description: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Parse a JSON report one entity at a time: an object keyed by entity id, each with a list of rows.
+
+    The text is decoded piece by piece, so besides the payload only one piece of text and
+    one entity's rows are in memory, never the whole report as Python objects. Pinterest
+    omits rows whose metrics are all zero. Targeting rows in the nested
+    `{targeting_type, targeting_value, metrics}` form are flattened. ReportError is raised
+    where the text stops being a valid report, after the entities before that point.
     """
-    try:
-        document = json.loads(payload) if payload else {}
-    except ValueError as error:
-        raise ReportError(f"The {description} is not valid JSON ({error}); run the sync again to request a new report.") from None
-    if not isinstance(document, Mapping):
-        raise ReportError(f"The {description} is a JSON {type(document).__name__}, expected an object keyed by entity id.")
-
-    parsed: dict[str, list[dict[str, Any]]] = {}
-    for entity_id, rows in document.items():
+    if not payload:
+        return
+    for entity_id, rows in _report_members(payload, description):
         if not isinstance(rows, list):
             raise ReportError(f"The {description} is invalid: id {entity_id} maps to a {type(rows).__name__}, expected a list of rows.")
-        parsed[str(entity_id)] = [flatten_targeting_row(row) if "metrics" in row else dict(row) for row in rows]
-    return parsed
+        yield entity_id, [flatten_targeting_row(row) if "metrics" in row else _as_dict(row) for row in rows]
+
+
+def _report_members(payload: bytes, description: str) -> Iterator[tuple[str, Any]]:
+    """Yield the members of the report's top-level object, raising ReportError where the text is no valid object."""
+    try:
+        window = _TextWindow(payload)
+        if window.skip_whitespace() != "{":
+            document = json.loads(payload)
+            raise ReportError(f"The {description} is a JSON {type(document).__name__}, expected an object keyed by entity id.")
+        yield from _object_members(window)
+    except ValueError as error:
+        raise ReportError(f"The {description} is not valid JSON ({_document_error(payload, error)}); run the sync again to request a new report.") from None
+
+
+# Bytes of report text decoded at a time. Where a piece ends inside an entity, that entity
+# is parsed again with more text, so larger pieces repeat less work.
+DECODE_PIECE_BYTES = 4 * 1024 * 1024
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+class _TextWindow:
+    """The decoded text of a report from `index` on, decoded from the payload piece by piece."""
+
+    def __init__(self, payload: bytes) -> None:
+        self._payload = memoryview(payload)
+        self._decoded_bytes = 0
+        self._decoder = codecs.getincrementaldecoder(json.detect_encoding(payload))("surrogatepass")
+        self.text = ""
+        self.index = 0
+
+    def extend(self, minimum_bytes: int = 0) -> bool:
+        """Decode DECODE_PIECE_BYTES, or `minimum_bytes` if more, onto the text; False when none are left."""
+        if self._decoded_bytes >= len(self._payload):
+            return False
+        end = min(len(self._payload), self._decoded_bytes + max(minimum_bytes, DECODE_PIECE_BYTES))
+        piece = self._decoder.decode(self._payload[self._decoded_bytes : end], final=end == len(self._payload))
+        self.text = self.text[self.index :] + piece
+        self.index = 0
+        self._decoded_bytes = end
+        return True
+
+    def skip_whitespace(self) -> str | None:
+        """Move past whitespace and return the next character, or None at the end of the text."""
+        while True:
+            self.index = _skip_whitespace(self.text, self.index)
+            if self.index < len(self.text):
+                return self.text[self.index]
+            if not self.extend():
+                return None
+
+    def parse(self, parser: Callable[[str, int], tuple[Any, int]]) -> Any:
+        """Run `parser` from `index`, with more text while it fails, and move past what it read.
+
+        `parser` returns (result, index after it) or raises json.JSONDecodeError. Each retry
+        at least doubles the text, so a large entity is parsed a few times at most.
+        """
+        while True:
+            try:
+                result, self.index = parser(self.text, self.index)
+            except json.JSONDecodeError:
+                if not self.extend(len(self.text) - self.index):
+                    raise
+                continue
+            return result
+
+
+def _object_members(window: _TextWindow) -> Iterator[tuple[str, Any]]:
+    """Yield the (key, value) pairs of the JSON object whose `{` is at the window's index.
+
+    Raises json.JSONDecodeError where the text is no valid object, or has more than
+    whitespace after it.
+    """
+    # NOTE: a key repeated in the object yields each of its values, where json.loads keeps
+    # only the last one.
+    window.index += 1
+    if window.skip_whitespace() == "}":
+        window.index += 1
+    else:
+        last = False
+        while not last:
+            key, value, last = window.parse(_member)
+            yield key, value
+    if window.skip_whitespace() is not None:
+        raise json.JSONDecodeError("Extra data", window.text, window.index)
+
+
+def _member(text: str, index: int) -> tuple[tuple[str, Any, bool], int]:
+    """Parse `"key": value` and the `,` or `}` after it into ((key, value, whether `}` came), index after)."""
+    index = _skip_whitespace(text, index)
+    if not text.startswith('"', index):
+        raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, index)
+    key, index = json.decoder.scanstring(text, index + 1)  # type: ignore[attr-defined]
+    index = _skip_whitespace(text, index)
+    if not text.startswith(":", index):
+        raise json.JSONDecodeError("Expecting ':' delimiter", text, index)
+    value, index = _DECODER.raw_decode(text, _skip_whitespace(text, index + 1))
+    index = _skip_whitespace(text, index)
+    if text.startswith(",", index):
+        return (key, value, False), index + 1
+    if text.startswith("}", index):
+        return (key, value, True), index + 1
+    raise json.JSONDecodeError("Expecting ',' delimiter", text, index)
+
+
+def _skip_whitespace(text: str, index: int) -> int:
+    return _WHITESPACE.match(text, index).end()  # type: ignore[union-attr]
+
+
+def _document_error(payload: bytes, error: ValueError) -> ValueError:
+    """Return the error json.loads gives for the whole payload, with positions from its start.
+
+    The error of the piece-by-piece parser is returned only if json.loads accepts the
+    payload.
+    """
+    try:
+        json.loads(payload)
+    except ValueError as document_error:
+        return document_error
+    return error
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    # Rows are fresh from the parser, so a dict needs no copy.
+    return row if type(row) is dict else dict(row)
 
 
 def run_reports(
@@ -117,8 +246,8 @@ def run_reports(
     settings: ReportSettings,
     policy: PollPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[tuple[ReportJob, dict[str, list[dict[str, Any]]]]]:
-    """Create every report of `jobs`, then yield each one's parsed rows as it finishes.
+) -> Iterator[tuple[ReportJob, Iterator[tuple[str, list[dict[str, Any]]]]]]:
+    """Create every report of `jobs`, then yield each one's `(entity id, rows)` iterator as it finishes.
 
     Creating all reports first lets Pinterest build them in parallel. A report that ends
     FAILED, EXPIRED, CANCELLED or DOES_NOT_EXIST is created once more. ReportError is
@@ -143,7 +272,11 @@ def run_reports(
                 url = status.get("url")
                 payload = client.download(url) if url else b""
                 logger.info("Downloaded %s after %d status checks.", description, entry.polls)
-                yield entry.job, parse_report(payload, description)
+                # Only the entity iterator refers to the payload from here, so this
+                # function keeps no report in memory after it has been read.
+                entities = report_entities(payload, description)
+                del payload
+                yield entry.job, entities
             elif state in FAILED_STATUSES:
                 if entry.attempts >= MAX_REPORT_ATTEMPTS:
                     raise ReportError(f"The {description} ended with status {state} twice; run the sync again later to request it anew.")

@@ -69,8 +69,15 @@ def fetch_sync_rows(
             reject_attribution(error, settings)
             raise
 
-        if table.targeting:
-            items = response.get("data", []) if isinstance(response, Mapping) else []
-            yield [flatten_targeting_row(item) for item in items]
-        else:
-            yield list(response or [])
+        rows = _response_rows(table, response)
+        # Hold no response while the next request runs, so one is in memory at a time.
+        del response
+        yield rows
+        del rows
+
+
+def _response_rows(table: AdsTable, response: Any) -> list[dict[str, Any]]:
+    if table.targeting:
+        items = response.get("data", []) if isinstance(response, Mapping) else []
+        return [flatten_targeting_row(item) for item in items]
+    return list(response or [])
