@@ -27,6 +27,9 @@ logger = logging.getLogger("benchmarks")
 POLL_SECONDS = 5.0
 
 
+REQUEST_TIMEOUT_SECONDS = 300.0
+
+
 @dataclass(frozen=True)
 class SyncJob:
     """One `run_sync` of every table into DuckDB; `work_dir` contains its database and dlt state."""
@@ -41,6 +44,10 @@ class SyncJob:
     rate_limits: dict[str, float] | None
     max_workers: int = 4
     skipped_tables: tuple[str, ...] = ()
+    # The simulator computes analytics in pure Python: at the large scale one targeting
+    # request takes about a minute of CPU, which Pinterest answers in seconds. The
+    # product's 30 s read timeout would turn that into retries that load the simulator more.
+    request_timeout_seconds: float = REQUEST_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -89,9 +96,12 @@ def _run(job: SyncJob, connection: Connection) -> None:
     try:
         import dlt
 
+        from pipelines.pinterest.client import PinterestClient
         from pipelines.pinterest.config import Credentials, SyncConfig, parse_resources
         from pipelines.pinterest.destinations import duckdb_destination
         from pipelines.pinterest.pipeline import run_sync
+        from pipelines.pinterest.ratelimit import RateLimits
+        from pipelines.pinterest.token_store import TokenStore
 
         work_dir = Path(job.work_dir)
         config = SyncConfig(
@@ -112,9 +122,15 @@ def _run(job: SyncJob, connection: Connection) -> None:
             pipelines_dir=str(work_dir / "pipelines"),
         )
 
+        client = PinterestClient(
+            config.base_url, config.credentials, TokenStore(config.token_store_path),
+            rate_limits=RateLimits.from_config(config.rate_limits), timeout=job.request_timeout_seconds,
+        )
+
         before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.monotonic()
-        result = run_sync(config, pipeline=pipeline)
+        with client:
+            result = run_sync(config, pipeline=pipeline, client=client)
         after = resource.getrusage(resource.RUSAGE_SELF)
 
         normalize = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
