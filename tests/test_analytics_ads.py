@@ -574,3 +574,28 @@ def test_forbidden_account_skipped(sim, tmp_path):
     assert [(entry["ad_account_id"], entry["reason"]) for entry in lost] == [(forbidden, "access denied to the ad account")]
     cursors = pipeline.state["sources"]["pinterest"]["resources"]["campaign_analytics"]["cursors"]
     assert set(cursors) == set(readable)
+
+
+def test_failed_table_leaves_others_loaded(sim, tmp_path):
+    """A rejected targeting request ends that table only; its cursor stays, the next run fetches it."""
+    clean = sync(sim, tmp_path / "clean", ("targeting_analytics",))
+    clean_rows = query(clean, "SELECT count(*) FROM pinterest.targeting_analytics")[0][0]
+    rejected = {"code": 1, "message": "Invalid parameters."}
+    sim.faults.fail_next.append((SYNC_ENDPOINTS["targeting_analytics"], 400, rejected))
+    pipeline = make_duckdb_pipeline(tmp_path, "analytics")
+    # The config is made after the clean sync because each refresh rotates the token.
+    config = make_config(sim, tmp_path, resources=("campaign_analytics", "targeting_analytics"))
+
+    first = run_sync(config, pipeline=pipeline)
+
+    assert set(first.summary.failed_resources) == {"targeting_analytics"}
+    assert "400" in first.summary.failed_resources["targeting_analytics"]
+    campaign_rows = query(pipeline, "SELECT count(*) FROM pinterest.campaign_analytics")[0][0]
+    assert campaign_rows > 0
+
+    second = run_sync(config, pipeline=pipeline)
+
+    assert second.ok, second.summary.failed_resources
+    assert clean_rows > 0
+    assert query(pipeline, "SELECT count(*) FROM pinterest.targeting_analytics")[0][0] == clean_rows
+    assert query(pipeline, "SELECT count(*) FROM pinterest.campaign_analytics")[0][0] == campaign_rows

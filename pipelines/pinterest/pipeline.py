@@ -96,7 +96,8 @@ def pinterest_source(context: RunContext) -> list[DltResource]:
                 )
             return resources
         analytics = analytics_resources(
-            context.direct_client, context.config, context.active_accounts(), context.direct_lister, wanted_analytics
+            context.direct_client, context.config, context.active_accounts(), context.direct_lister, wanted_analytics,
+            on_failure=context.summary.fail_resource,
         )
         resources += [resource.add_map(batch_counter(context.summary.count_rows, resource.name)) for resource in analytics]
     return resources

@@ -10,6 +10,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from ..config import SyncConfig
+from ..errors import ApiError, PaginationError
 from .ads import AdsRun, ads_table_batches
 from .dates import SYNC_DAILY
 from .entities import EntityIndex
@@ -41,12 +42,18 @@ def analytics_resources(
     selected: set[str],
     *,
     poll_policy: PollPolicy | None = None,
+    on_failure: Callable[[str, str], None] | None = None,
 ) -> list[DltResource]:
     """Build the selected ads and organic analytics resources for one run.
 
     `ad_accounts` are the readable ad account objects (their `currency` goes on every
     row). Dates are UTC: the run's today is `config.today`. On a backfill
     (`config.is_backfill`) the daily cursors are neither read nor written.
+
+    With `on_failure`, an API error other than 401 ends only its table: `on_failure`
+    gets the table name and the error, and the other tables load. The failed ad account's
+    cursor does not move, so the next run fetches its days again. Without it, the
+    error ends the run.
     """
     today = config.today
     end_date = min(config.end_date or today, today)
@@ -70,22 +77,38 @@ def analytics_resources(
     resources: list[DltResource] = []
     for table in ADS_TABLES.values():
         if table.name in selected:
-            resources.append(_ads_resource(table, ads_run))
+            resources.append(_ads_resource(table, ads_run, on_failure))
     if "user_account_analytics" in selected:
-        resources.append(_organic_resource("user_account_analytics", USER_ACCOUNT_SCHEMA, USER_ACCOUNT_KEY, lambda log: user_account_batches(organic_run, log)))
+        resources.append(_organic_resource(
+            "user_account_analytics", USER_ACCOUNT_SCHEMA, USER_ACCOUNT_KEY, lambda log: user_account_batches(organic_run, log), on_failure,
+        ))
     if "pin_analytics" in selected:
-        resources.append(_organic_resource("pin_analytics", PIN_SCHEMA, PIN_KEY, lambda log: pin_batches(organic_run, log)))
+        resources.append(_organic_resource("pin_analytics", PIN_SCHEMA, PIN_KEY, lambda log: pin_batches(organic_run, log), on_failure))
     return resources
 
 
-def _ads_resource(table: AdsTable, run: AdsRun) -> DltResource:
+def _guarded(name: str, batches: Iterator[pa.Table], on_failure: Callable[[str, str], None] | None) -> Iterator[pa.Table]:
+    """Yield `batches`, handing an API error other than 401 to `on_failure` when it is set."""
+    try:
+        yield from batches
+    except PaginationError as error:
+        if on_failure is None:
+            raise
+        on_failure(name, str(error))
+    except ApiError as error:
+        if on_failure is None or error.status == 401:
+            raise
+        on_failure(name, str(error))
+
+
+def _ads_resource(table: AdsTable, run: AdsRun, on_failure: Callable[[str, str], None] | None) -> DltResource:
     schema = ads_schema(table, request_columns(table, run.settings), run.settings.hourly)
 
     def extract() -> Iterator[pa.Table]:
         # The name is explicit because dlt cannot find it from a worker thread.
         state = dlt.current.resource_state(table.name)
         log = UnavailableLog()
-        yield from ads_table_batches(table, run, state, log)
+        yield from _guarded(table.name, ads_table_batches(table, run, state, log), on_failure)
         log.save(state)
 
     return dlt.resource(
@@ -104,11 +127,12 @@ def _organic_resource(
     schema: pa.Schema,
     key: list[str],
     batches: Callable[[UnavailableLog], Iterator[pa.Table]],
+    on_failure: Callable[[str, str], None] | None,
 ) -> DltResource:
     def extract() -> Iterator[pa.Table]:
         state = dlt.current.resource_state(name)
         log = UnavailableLog()
-        yield from batches(log)
+        yield from _guarded(name, batches(log), on_failure)
         log.save(state)
 
     return dlt.resource(
