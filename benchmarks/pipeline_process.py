@@ -44,8 +44,8 @@ class SyncJob:
     rate_limits: dict[str, float] | None
     max_workers: int = 4
     skipped_tables: tuple[str, ...] = ()
-    # The simulator computes analytics in pure Python: at the large scale one targeting
-    # request takes about a minute of CPU, which Pinterest answers in seconds. The
+    # The simulator computes analytics in pure Python. At the large scale one targeting
+    # response takes it about a minute of CPU, where Pinterest responds in seconds, and the
     # product's 30 s read timeout would turn that into retries that load the simulator more.
     request_timeout_seconds: float = REQUEST_TIMEOUT_SECONDS
 

@@ -244,9 +244,9 @@ def _use_system_allocator() -> None:
 def _worker_settings(pipeline: dlt.Pipeline, resource_count: int) -> Iterator[None]:
     """Set dlt's extract and load workers for one run, unless the user configured them.
 
-    Every resource gets its own extract thread: the resources spend their time waiting on
-    the API and on the rate limiters, so one thread each keeps every category's quota busy,
-    where dlt's default of 5 threads would queue most resources behind a slow one. DuckDB
+    Every resource gets its own extract thread. The resources spend their time waiting on
+    the API and on the rate limiters, so one thread each keeps every category's quota busy.
+    dlt's default of 5 threads would queue most resources behind a slow one. DuckDB
     loads one file at a time: a DuckDB file has one writer anyway, and dlt's 20 parallel
     load jobs raised the peak memory of a medium-scale benchmark sync from 830 MB to 1.2 GB.
     """
